@@ -1,0 +1,39 @@
+from rest_framework import authentication, exceptions
+
+from apps.core import services
+
+
+class ApiClient:
+    """The principal behind an API request: a key, not a person."""
+
+    is_authenticated = True
+    is_anonymous = False
+
+    def __init__(self, api_key):
+        self.api_key = api_key
+        self.pk = None
+
+    def __str__(self):
+        return f"api-key:{self.api_key.prefix}"
+
+
+class ApiKeyAuthentication(authentication.BaseAuthentication):
+    """``Authorization: Bearer <key>`` — what OpenMeter's SDKs and Kong's plugin send."""
+
+    def authenticate(self, request):
+        parts = authentication.get_authorization_header(request).split()
+        if not parts or parts[0].lower() != b"bearer":
+            return None
+        if len(parts) != 2:
+            raise exceptions.AuthenticationFailed("Malformed Authorization header.")
+        try:
+            raw_key = parts[1].decode("ascii")
+        except UnicodeDecodeError as exc:
+            raise exceptions.AuthenticationFailed("Malformed API key.") from exc
+        api_key = services.api_key_authenticate(raw_key)
+        if api_key is None:
+            raise exceptions.AuthenticationFailed("Invalid or revoked API key.")
+        return ApiClient(api_key), api_key
+
+    def authenticate_header(self, request):
+        return 'Bearer realm="meterline"'

@@ -1,0 +1,11 @@
+from django.core.management.base import BaseCommand
+
+from apps.customers.demo import seed_customers
+
+
+class Command(BaseCommand):
+    help = "Load Meterline's demo world (safe to run again: it updates rather than duplicates)."
+
+    def handle(self, *args, **options):
+        customers = seed_customers()
+        self.stdout.write(f"Demo data ready: {len(customers)} customers.")
