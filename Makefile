@@ -36,8 +36,8 @@ test: install
 lint: install
 	$(VENV)/bin/ruff check .
 
-bench: migrate
-	@for b in bench/*.py; do [ -e "$$b" ] && $(PY) "$$b"; done; true
+bench: install
+	$(PY) bench/ingest.py
 
 clean:
 	rm -rf $(VENV) var staticfiles

@@ -54,10 +54,58 @@ def staff_user(db, django_user_model):
 @pytest.fixture
 def test_db_env(transactional_db) -> dict[str, str]:
     """Environment for a subprocess (server, worker, command) that uses the test database."""
+    return os.environ | {"DJANGO_SETTINGS_MODULE": "config.settings.test",
+                         "DATABASE_URL": _database_url()}
+
+
+def _database_url() -> str:
     db = settings.DATABASES["default"]
     if db["ENGINE"].endswith("sqlite3"):
-        url = f"sqlite:///{db['NAME']}"
-    else:
-        url = (f"postgres://{db['USER']}:{db.get('PASSWORD') or ''}@{db['HOST']}:{db['PORT']}"
-               f"/{db['NAME']}")
-    return os.environ | {"DJANGO_SETTINGS_MODULE": "config.settings.test", "DATABASE_URL": url}
+        return f"sqlite:///{db['NAME']}"
+    return (f"postgres://{db['USER']}:{db.get('PASSWORD') or ''}@{db['HOST']}:{db['PORT']}"
+            f"/{db['NAME']}")
+
+
+@pytest.fixture(scope="session")
+def api_server(django_db_setup, tmp_path_factory):
+    """A real gunicorn process on the test database, for tests that need HTTP and processes.
+
+    Tests using it must use ``transactional_db`` so that what they write is committed.
+    """
+    import socket
+    import subprocess
+    import sys
+    import time
+
+    import requests
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    env = os.environ | {
+        "DJANGO_SETTINGS_MODULE": "config.settings.test",
+        "DATABASE_URL": _database_url(),
+        "METERLINE_VAR_DIR": str(tmp_path_factory.mktemp("server-var")),
+    }
+    env.pop("DJANGO_ALLOW_ASYNC_UNSAFE", None)
+    log = tmp_path_factory.mktemp("server-log") / "gunicorn.log"
+    with open(log, "wb") as output:
+        server = subprocess.Popen(
+            [sys.executable, "-m", "gunicorn", "config.wsgi", "--bind", f"127.0.0.1:{port}",
+             "--workers", "2", "--threads", "4"],
+            cwd=settings.BASE_DIR, env=env, stdout=output, stderr=subprocess.STDOUT,
+        )
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 30
+    while True:
+        try:
+            requests.get(f"{url}/healthz", timeout=2).raise_for_status()
+            break
+        except requests.RequestException:
+            if time.monotonic() > deadline or server.poll() is not None:
+                server.kill()
+                raise RuntimeError(f"test server did not start:\n{log.read_text()}") from None
+            time.sleep(0.2)
+    yield url
+    server.terminate()
+    server.wait(timeout=10)

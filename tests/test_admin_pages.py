@@ -14,6 +14,7 @@ from django_celery_beat.models import (
 )
 
 from apps.core import services as core_services
+from apps.metering import services as metering_services
 
 pytestmark = pytest.mark.django_db
 
@@ -28,6 +29,13 @@ def one_of_everything(demo_world, admin_user):
     CrontabSchedule.objects.create(minute="0", hour="*")
     SolarSchedule.objects.create(event="sunrise", latitude=52.5, longitude=13.4)
     ClockedSchedule.objects.create(clocked_time=timezone.now())
+    metering_services.meter_create(slug="tokens", aggregation="SUM", event_type="llm",
+                                   value_property="$.tokens", group_by={"model": "$.model"})
+    event = {"specversion": "1.0", "id": "e1", "source": "gw", "type": "llm",
+             "subject": "acme-web", "time": timezone.now().isoformat(),
+             "data": {"tokens": 5, "model": "m"}}
+    metering_services.ingest_events([event])
+    metering_services.ingest_events([event | {"data": {"tokens": 6, "model": "m"}}])
 
 
 def admin_url(model, page, *args):

@@ -43,6 +43,7 @@ INSTALLED_APPS = [
     "djmoney",
     "apps.core",
     "apps.customers",
+    "apps.metering",
 ]
 
 MIDDLEWARE = [
@@ -242,3 +243,8 @@ structlog.configure(
 # --- Meterline -------------------------------------------------------------------------
 METERLINE_DEFAULT_CURRENCY = env.str("METERLINE_DEFAULT_CURRENCY", default="USD")
 API_KEY_LAST_USED_RESOLUTION_SECONDS = 60
+METERLINE_INGEST_MAX_BODY_BYTES = env.int("METERLINE_INGEST_MAX_BODY_BYTES", default=1024 * 1024)
+METERLINE_INGEST_MAX_BATCH = env.int("METERLINE_INGEST_MAX_BATCH", default=5000)
+# Django refuses larger bodies before our view sees them; keep its limit just above ours so
+# the view answers 413 with a problem body.
+DATA_UPLOAD_MAX_MEMORY_SIZE = METERLINE_INGEST_MAX_BODY_BYTES + 1

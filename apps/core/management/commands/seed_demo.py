@@ -1,6 +1,7 @@
 from django.core.management.base import BaseCommand
 
 from apps.customers.demo import seed_customers
+from apps.metering.demo import seed_metering
 
 
 class Command(BaseCommand):
@@ -8,4 +9,5 @@ class Command(BaseCommand):
 
     def handle(self, *args, **options):
         customers = seed_customers()
-        self.stdout.write(f"Demo data ready: {len(customers)} customers.")
+        events = seed_metering()
+        self.stdout.write(f"Demo data ready: {len(customers)} customers, {events} new events.")

@@ -1,0 +1,190 @@
+"""Maintaining per-minute rollups: exactly once per stored event, in the event's transaction.
+
+PostgreSQL merges deltas with one ``INSERT … ON CONFLICT DO UPDATE`` (atomic per row, so
+concurrent ingests never lose an update); SQLite, which has a single writer at a time and no
+exact decimal type, merges in Python.
+"""
+
+import json
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+
+from django.db import connection
+
+from apps.metering.compiled import CompiledMeter
+from apps.metering.domain.aggregation import BucketState, merge
+from apps.metering.domain.events import CloudEvent
+from apps.metering.domain.extraction import ExtractionError
+from apps.metering.models import MeterRollup, MeterUniqueValue
+
+# Advisory lock classes (PostgreSQL): ingest holds INGEST shared and each meter's lock shared;
+# a rebuild takes INGEST exclusively for a moment (a barrier) and its meter's lock exclusively.
+INGEST_LOCK = 7_301
+METER_LOCK = 7_302
+
+
+@dataclass
+class Deltas:
+    states: dict[tuple, BucketState] = field(default_factory=dict)
+    groups: dict[tuple, dict] = field(default_factory=dict)
+    uniques: set[tuple] = field(default_factory=set)
+
+    def add(self, meter: CompiledMeter, event: CloudEvent, seq: int) -> None:
+        try:
+            key, groups, state, unique = meter.contribution(event, seq)
+        except ExtractionError:
+            return  # stored, shown with its validation error, counted by no meter
+        previous = self.states.get(key)
+        self.states[key] = state if previous is None else merge(previous, state)
+        self.groups[key] = groups
+        if unique is not None:
+            self.uniques.add((*key, unique))
+
+    def __bool__(self):
+        return bool(self.states)
+
+
+def deltas_for(events: Iterable[tuple[CloudEvent, int]], meters: list[CompiledMeter]) -> Deltas:
+    by_type: dict[str, list[CompiledMeter]] = {}
+    for meter in meters:
+        by_type.setdefault(meter.event_type, []).append(meter)
+    deltas = Deltas()
+    for event, seq in events:
+        for meter in by_type.get(event.type, ()):
+            if meter.counts(event):
+                deltas.add(meter, event, seq)
+    return deltas
+
+
+def lock_for_ingest_start() -> None:
+    """Taken before reading the meters, so a rebuild's barrier sees this ingest finish."""
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_advisory_xact_lock_shared(%s, 0)", [INGEST_LOCK])
+
+
+def lock_meters_shared(meter_ids: Iterable[str]) -> None:
+    if connection.vendor != "postgresql":
+        return
+    with connection.cursor() as cursor:
+        for meter_id in sorted(meter_ids):
+            cursor.execute("SELECT pg_advisory_xact_lock_shared(%s, hashtext(%s))",
+                           [METER_LOCK, meter_id])
+
+
+def lock_for_rebuild(meter_id: str) -> None:
+    """Wait for in-flight ingests, then keep new ones for this meter out until commit."""
+    if connection.vendor != "postgresql":
+        return
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_advisory_lock(%s, 0)", [INGEST_LOCK])
+        try:
+            cursor.execute("SELECT pg_advisory_xact_lock(%s, hashtext(%s))",
+                           [METER_LOCK, meter_id])
+        finally:
+            cursor.execute("SELECT pg_advisory_unlock(%s, 0)", [INGEST_LOCK])
+
+
+def apply(deltas: Deltas) -> None:
+    if not deltas:
+        return
+    if connection.vendor == "postgresql":
+        _apply_postgresql(deltas)
+    else:
+        _apply_python(deltas)
+
+
+UPSERT_SQL = """
+INSERT INTO metering_meterrollup AS r
+  (meter_id, subject, group_key, group_values, bucket_start, count, sum, min, max,
+   latest_value, latest_time, latest_seq)
+SELECT * FROM unnest(%s::varchar[], %s::varchar[], %s::text[], %s::jsonb[], %s::timestamptz[],
+                     %s::bigint[], %s::numeric[], %s::numeric[], %s::numeric[], %s::numeric[],
+                     %s::timestamptz[], %s::bigint[])
+ON CONFLICT (meter_id, subject, group_key, bucket_start) DO UPDATE SET
+  count = r.count + EXCLUDED.count,
+  sum = r.sum + EXCLUDED.sum,
+  min = LEAST(r.min, EXCLUDED.min),
+  max = GREATEST(r.max, EXCLUDED.max),
+  latest_value = CASE WHEN r.latest_time IS NULL
+      OR (EXCLUDED.latest_time, EXCLUDED.latest_seq) > (r.latest_time, r.latest_seq)
+      THEN EXCLUDED.latest_value ELSE r.latest_value END,
+  latest_seq = CASE WHEN r.latest_time IS NULL
+      OR (EXCLUDED.latest_time, EXCLUDED.latest_seq) > (r.latest_time, r.latest_seq)
+      THEN EXCLUDED.latest_seq ELSE r.latest_seq END,
+  latest_time = GREATEST(r.latest_time, EXCLUDED.latest_time)
+"""
+
+UNIQUE_SQL = """
+INSERT INTO metering_meteruniquevalue (meter_id, subject, group_key, group_values,
+                                       bucket_start, value)
+SELECT * FROM unnest(%s::varchar[], %s::varchar[], %s::text[], %s::jsonb[], %s::timestamptz[],
+                     %s::text[])
+ON CONFLICT DO NOTHING
+"""
+
+
+def _apply_postgresql(deltas: Deltas) -> None:
+    keys = sorted(deltas.states)  # one lock order for every transaction: no deadlocks
+    states = [deltas.states[key] for key in keys]
+    columns = [
+        [key[0] for key in keys],
+        [key[1] for key in keys],
+        [key[2] for key in keys],
+        [json.dumps(deltas.groups[key]) for key in keys],
+        [key[3] for key in keys],
+        [s.count for s in states],
+        [s.sum for s in states],
+        [s.min for s in states],
+        [s.max for s in states],
+        [s.latest_value for s in states],
+        [s.latest_time for s in states],
+        [s.latest_seq for s in states],
+    ]
+    with connection.cursor() as cursor:
+        cursor.execute(UPSERT_SQL, columns)
+        if deltas.uniques:
+            uniques = sorted(deltas.uniques)
+            cursor.execute(UNIQUE_SQL, [
+                [u[0] for u in uniques], [u[1] for u in uniques], [u[2] for u in uniques],
+                [json.dumps(deltas.groups[u[:4]]) for u in uniques], [u[3] for u in uniques],
+                [u[4] for u in uniques],
+            ])
+
+
+def _state_of_row(row: MeterRollup) -> BucketState:
+    return BucketState(count=row.count, sum=row.sum, min=row.min, max=row.max,
+                       latest_value=row.latest_value, latest_time=row.latest_time,
+                       latest_seq=row.latest_seq)
+
+
+def _apply_python(deltas: Deltas) -> None:
+    meter_ids = {key[0] for key in deltas.states}
+    buckets = {key[3] for key in deltas.states}
+    existing = {
+        (row.meter_id, row.subject, row.group_key, row.bucket_start): row
+        for row in MeterRollup.objects.filter(meter_id__in=meter_ids, bucket_start__in=buckets)
+    }
+    changed = []
+    for key, state in deltas.states.items():
+        row = existing.get(key)
+        if row is not None:
+            state = merge(_state_of_row(row), state)
+        else:
+            row = MeterRollup(meter_id=key[0], subject=key[1], group_key=key[2],
+                              group_values=deltas.groups[key], bucket_start=key[3])
+        row.count, row.sum, row.min, row.max = state.count, state.sum, state.min, state.max
+        row.latest_value, row.latest_time = state.latest_value, state.latest_time
+        row.latest_seq = state.latest_seq
+        changed.append(row)
+    MeterRollup.objects.bulk_create(
+        changed, update_conflicts=True,
+        unique_fields=["meter", "subject", "group_key", "bucket_start"],
+        update_fields=["count", "sum", "min", "max", "latest_value", "latest_time", "latest_seq"],
+    )
+    MeterUniqueValue.objects.bulk_create(
+        [MeterUniqueValue(meter_id=u[0], subject=u[1], group_key=u[2],
+                          group_values=deltas.groups[u[:4]], bucket_start=u[3], value=u[4])
+         for u in deltas.uniques],
+        ignore_conflicts=True,
+    )

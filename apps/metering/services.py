@@ -1,0 +1,267 @@
+"""Metering state changes: ingest, meters, rollup rebuilds."""
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+
+import orjson
+from django.db import connection, transaction
+from django.utils import timezone
+
+from apps.core.errors import ApplicationError, Conflict, InvalidInput
+from apps.customers.models import Customer, GatewayConsumer
+from apps.metering import rollups
+from apps.metering.compiled import compile_meter
+from apps.metering.domain.events import CloudEvent, EventError, event_payload_hash, parse_event
+from apps.metering.models import Event, EventConflict, Meter, MeterRollup, MeterUniqueValue
+
+MAX_DATA_DEPTH = 32
+
+
+class InvalidEvents(ApplicationError):
+    status = 400
+    code = "invalid_events"
+
+    def __init__(self, errors: list[EventError]):
+        first = errors[0]
+        super().__init__(
+            f"{len(errors)} problem(s) in the batch; event {first.index}: "
+            f"{first.field} {first.reason}. Nothing was stored.",
+            errors=[{"index": e.index, "field": e.field, "code": "invalid", "message": e.reason}
+                    for e in errors],
+        )
+
+
+@dataclass(frozen=True)
+class IngestResult:
+    received: int
+    stored: int
+    duplicates: int
+    conflicts: int
+
+
+def depth_of(value, limit: int) -> int:
+    """Nesting depth of parsed JSON, counted without recursion (stops past ``limit``)."""
+    deepest, stack = 0, [(value, 1)]
+    while stack:
+        item, depth = stack.pop()
+        if isinstance(item, dict | list):
+            deepest = max(deepest, depth)
+            if deepest > limit:
+                return deepest
+            children = item.values() if isinstance(item, dict) else item
+            stack.extend((child, depth + 1) for child in children)
+    return deepest
+
+
+def parse_batch(objects: Sequence, *, now: datetime) -> list[CloudEvent]:
+    """Every event valid, or InvalidEvents listing each problem: a batch is all or nothing."""
+    events, errors = [], []
+    for index, obj in enumerate(objects):
+        if isinstance(obj, dict) and depth_of(obj.get("data"), MAX_DATA_DEPTH) > MAX_DATA_DEPTH:
+            errors.append(EventError(index, "data", f"nests deeper than {MAX_DATA_DEPTH} levels"))
+            continue
+        parsed = parse_event(obj, index=index, now=now)
+        if isinstance(parsed, list):
+            errors.extend(parsed)
+        else:
+            events.append(parsed)
+    if errors:
+        raise InvalidEvents(errors)
+    return events
+
+
+def ingest_events(objects: Sequence, *, now: datetime | None = None) -> IngestResult:
+    now = now or timezone.now()
+    events = parse_batch(objects, now=now)
+    first_copies: dict[tuple[str, str], tuple[CloudEvent, str]] = {}
+    in_batch_conflicts: list[CloudEvent] = []
+    for event in events:
+        key, digest = (event.source, event.id), event_payload_hash(event)
+        if key not in first_copies:
+            first_copies[key] = (event, digest)
+        elif first_copies[key][1] != digest:
+            in_batch_conflicts.append(event)
+    with transaction.atomic():
+        rollups.lock_for_ingest_start()
+        meters = [compile_meter(m) for m in Meter.objects.filter(
+            deleted_at__isnull=True, event_type__in={e.type for e, _ in first_copies.values()})]
+        rollups.lock_meters_shared([m.id for m in meters])
+        stored, existing = _store(list(first_copies.values()), ingested_at=now)
+        rollups.apply(rollups.deltas_for(stored, meters))
+        conflicts = [event for event, digest in existing if digest is not None]
+        conflicts += in_batch_conflicts
+        _record_conflicts(conflicts, now)
+        _register_subjects({event.subject for event, _ in stored})
+    return IngestResult(received=len(events), stored=len(stored),
+                        duplicates=len(events) - len(stored), conflicts=len(conflicts))
+
+
+INSERT_SQL = """
+INSERT INTO metering_event (source, event_id, type, subject, time, data, specversion,
+                            datacontenttype, dataschema, payload_hash, ingested_at)
+SELECT s.*, %s::timestamptz FROM unnest(%s::varchar[], %s::varchar[], %s::varchar[],
+    %s::varchar[], %s::timestamptz[], %s::jsonb[], %s::varchar[], %s::varchar[], %s::varchar[],
+    %s::varchar[]) AS s
+ON CONFLICT (source, event_id) DO NOTHING
+RETURNING id, source, event_id
+"""
+
+STORED_HASHES_SQL = """
+SELECT e.source, e.event_id, e.payload_hash FROM metering_event e
+JOIN unnest(%s::varchar[], %s::varchar[]) AS k(source, event_id)
+  ON e.source = k.source AND e.event_id = k.event_id
+"""
+
+
+def _json(data) -> str | None:
+    return None if data is None else orjson.dumps(data).decode()
+
+
+def _store(batch: list[tuple[CloudEvent, str]], *, ingested_at):
+    """Insert what is new. Returns ([(event, seq)], [(event, digest if it conflicts)])."""
+    if connection.vendor == "postgresql":
+        columns = [
+            [e.source for e, _ in batch], [e.id for e, _ in batch], [e.type for e, _ in batch],
+            [e.subject for e, _ in batch], [e.time for e, _ in batch],
+            [_json(e.data) for e, _ in batch], [e.specversion for e, _ in batch],
+            [e.datacontenttype or "" for e, _ in batch], [e.dataschema or "" for e, _ in batch],
+            [digest for _, digest in batch],
+        ]
+        with connection.cursor() as cursor:
+            cursor.execute(INSERT_SQL, [ingested_at, *columns])
+            seq_of = {(source, event_id): seq for seq, source, event_id in cursor.fetchall()}
+            repeats = [(e, d) for e, d in batch if (e.source, e.id) not in seq_of]
+            stored_hash = {}
+            if repeats:
+                cursor.execute(STORED_HASHES_SQL, [[e.source for e, _ in repeats],
+                                                   [e.id for e, _ in repeats]])
+                stored_hash = {(s, i): h for s, i, h in cursor.fetchall()}
+    else:
+        known = {
+            (source, event_id): digest
+            for source, event_id, digest in Event.objects.filter(
+                source__in={e.source for e, _ in batch}, event_id__in={e.id for e, _ in batch}
+            ).values_list("source", "event_id", "payload_hash")
+        }
+        new = [Event(source=e.source, event_id=e.id, type=e.type, subject=e.subject, time=e.time,
+                     data=e.data, specversion=e.specversion,
+                     datacontenttype=e.datacontenttype or "", dataschema=e.dataschema or "",
+                     payload_hash=digest, ingested_at=ingested_at)
+               for e, digest in batch if (e.source, e.id) not in known]
+        Event.objects.bulk_create(new)
+        seq_of = {(row.source, row.event_id): row.pk for row in new}
+        repeats = [(e, d) for e, d in batch if (e.source, e.id) not in seq_of]
+        stored_hash = known
+    stored = [(e, seq_of[(e.source, e.id)]) for e, _ in batch if (e.source, e.id) in seq_of]
+    existing = [(e, d if stored_hash.get((e.source, e.id)) not in (None, d) else None)
+                for e, d in repeats]
+    return stored, existing
+
+
+def _record_conflicts(events: list[CloudEvent], now) -> None:
+    if not events:
+        return
+    stored = {(row.source, row.event_id): row for row in Event.objects.filter(
+        source__in={e.source for e in events}, event_id__in={e.id for e in events})}
+    EventConflict.objects.bulk_create([
+        EventConflict(source=e.source, event_id=e.id, stored_event=stored.get((e.source, e.id)),
+                      received_payload=event_as_json(e), received_at=now)
+        for e in events
+    ])
+
+
+def event_as_json(event: CloudEvent) -> dict:
+    body = {"specversion": event.specversion, "id": event.id, "source": event.source,
+            "type": event.type, "subject": event.subject,
+            "time": event.time.isoformat().replace("+00:00", "Z")}
+    if event.data is not None:
+        body["data"] = event.data
+    return body
+
+
+_known_subjects: set[str] = set()
+
+
+def _register_subjects(subjects: set[str]) -> None:
+    """Auto-register subjects nobody owns yet, so they show up as unattributed usage."""
+    unseen = subjects - _known_subjects
+    if not unseen:
+        return
+    known = set(GatewayConsumer.objects.filter(key__in=unseen).values_list("key", flat=True))
+    known |= set(Customer.objects.live().filter(key__in=unseen).values_list("key", flat=True))
+    GatewayConsumer.objects.bulk_create(
+        [GatewayConsumer(key=key, auto_registered=True) for key in sorted(unseen - known)],
+        ignore_conflicts=True,
+    )
+    # Consumers are never deleted, so a subject once known stays known (customer keys too,
+    # since a customer key that loses its customer gets registered on its next event).
+    transaction.on_commit(lambda: _known_subjects.update(unseen))
+
+
+@transaction.atomic
+def rebuild_rollups(*, meter: Meter) -> int:
+    """Recompute a meter's rollups from raw events; returns how many events it counted."""
+    rollups.lock_for_rebuild(meter.id)
+    MeterRollup.objects.filter(meter=meter).delete()
+    MeterUniqueValue.objects.filter(meter=meter).delete()
+    if meter.is_deleted:
+        return 0
+    compiled = compile_meter(meter)
+    events = Event.objects.filter(type=meter.event_type)
+    if meter.event_from:
+        events = events.filter(time__gte=meter.event_from)
+    counted, chunk = 0, []
+    for row in events.order_by().values_list("id", "source", "event_id", "type", "subject",
+                                             "time", "data").iterator(chunk_size=5000):
+        chunk.append(row)
+        if len(chunk) == 5000:
+            counted += _rebuild_chunk(chunk, compiled)
+            chunk = []
+    counted += _rebuild_chunk(chunk, compiled)
+    return counted
+
+
+def _rebuild_chunk(rows, compiled) -> int:
+    pairs = [(CloudEvent(specversion="1.0", id=event_id, source=source, type=type_,
+                         subject=subject, time=time, data=data), seq)
+             for seq, source, event_id, type_, subject, time, data in rows]
+    rollups.apply(rollups.deltas_for(pairs, [compiled]))
+    return len(pairs)
+
+
+@transaction.atomic
+def meter_create(*, slug, aggregation, event_type, name="", description="", value_property="",
+                 group_by=None, event_from=None, metadata=None) -> Meter:
+    if Meter.objects.filter(slug=slug, deleted_at__isnull=True).exists():
+        raise Conflict(f"A meter with slug “{slug}” already exists.", field="slug")
+    meter = Meter.objects.create(
+        slug=slug, name=name or slug, description=description or "", aggregation=aggregation,
+        event_type=event_type, value_property=value_property or "", group_by=group_by or {},
+        event_from=event_from, metadata=metadata or {},
+    )
+    rebuild_rollups(meter=meter)  # a new meter counts the history already stored
+    return meter
+
+
+@transaction.atomic
+def meter_update(*, meter: Meter, **changes) -> Meter:
+    """Only name, description, metadata and groupBy may change; new dimensions re-roll."""
+    allowed = {"name", "description", "group_by", "metadata"}
+    regroup = "group_by" in changes and changes["group_by"] != meter.group_by
+    for name, value in changes.items():
+        if name not in allowed:
+            raise InvalidInput(f"{name} cannot change after the meter is created.", field=name)
+        setattr(meter, name, value if value is not None else "")
+    meter.save()
+    if regroup:
+        rebuild_rollups(meter=meter)
+    return meter
+
+
+@transaction.atomic
+def meter_delete(*, meter: Meter) -> None:
+    meter.deleted_at = timezone.now()
+    meter.save(update_fields=["deleted_at", "updated_at"])
+    MeterRollup.objects.filter(meter=meter).delete()
+    MeterUniqueValue.objects.filter(meter=meter).delete()
