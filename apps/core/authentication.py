@@ -1,6 +1,7 @@
 from rest_framework import authentication, exceptions
 
 from apps.core import services
+from apps.core.errors import ApplicationError
 
 
 class ApiClient:
@@ -15,6 +16,28 @@ class ApiClient:
 
     def __str__(self):
         return f"api-key:{self.api_key.prefix}"
+
+
+class Unauthenticated(ApplicationError):
+    status = 401
+    code = "not_authenticated"
+    headers = {"WWW-Authenticate": 'Bearer realm="meterline"'}
+
+
+def authenticate_api_key(request) -> ApiClient:
+    """The API client behind a plain Django request, or Unauthenticated."""
+    parts = authentication.get_authorization_header(request).split()
+    if not parts or parts[0].lower() != b"bearer":
+        raise Unauthenticated("Authentication credentials were not provided.")
+    if len(parts) != 2:
+        raise Unauthenticated("Malformed Authorization header.")
+    try:
+        api_key = services.api_key_authenticate(parts[1].decode("ascii"))
+    except UnicodeDecodeError:
+        api_key = None
+    if api_key is None:
+        raise Unauthenticated("Invalid or revoked API key.")
+    return ApiClient(api_key)
 
 
 class ApiKeyAuthentication(authentication.BaseAuthentication):

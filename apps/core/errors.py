@@ -5,6 +5,7 @@ class ApplicationError(Exception):
     status = 400
     code = "bad_request"
     title = "Bad Request"
+    headers: dict[str, str] = {}
 
     def __init__(self, detail: str, *, field: str | None = None, errors: list | None = None):
         super().__init__(detail)

@@ -57,7 +57,8 @@ def problem_exception_handler(exc, context):
     if isinstance(exc, ApplicationError):
         body = problem_body(exc.status, code=exc.code, detail=exc.detail, instance=instance,
                             errors=exc.errors)
-        return Response(body, status=exc.status, content_type=PROBLEM_CONTENT_TYPE)
+        return Response(body, status=exc.status, content_type=PROBLEM_CONTENT_TYPE,
+                        headers=exc.headers or None)
     if isinstance(exc, DjangoValidationError):
         exc = exceptions.ValidationError(exc.message_dict if hasattr(exc, "error_dict")
                                          else exc.messages)
@@ -86,9 +87,11 @@ def problem_exception_handler(exc, context):
     return response
 
 
-def problem_response(request, status: int, code: str, detail: str) -> JsonResponse:
+def problem_response(request, status: int, code: str, detail: str, errors=None,
+                     headers=None) -> JsonResponse:
     return JsonResponse(
-        problem_body(status, code=code, detail=detail, instance=request.path),
+        problem_body(status, code=code, detail=detail, instance=request.path, errors=errors),
         status=status,
         content_type=PROBLEM_CONTENT_TYPE,
+        headers=headers,
     )

@@ -2,6 +2,7 @@
 
 import hashlib
 import secrets
+import time
 from datetime import timedelta
 
 from django.conf import settings
@@ -30,7 +31,13 @@ def api_key_create(*, name: str, created_by=None) -> tuple[ApiKey, str]:
     return api_key, raw_key
 
 
+# Recently authenticated keys, so the ingest hot path skips a query per request. A revoked
+# key stops working in this process at once, and everywhere within API_KEY_CACHE_SECONDS.
+_recent_keys: dict[str, tuple[ApiKey, float]] = {}
+
+
 def api_key_revoke(*, api_key: ApiKey) -> ApiKey:
+    _recent_keys.clear()
     if api_key.revoked_at is None:
         api_key.revoked_at = timezone.now()
         api_key.save(update_fields=["revoked_at"])
@@ -39,11 +46,17 @@ def api_key_revoke(*, api_key: ApiKey) -> ApiKey:
 
 def api_key_authenticate(raw_key: str) -> ApiKey | None:
     """The active key matching ``raw_key``; records its use at most once per minute."""
-    api_key = ApiKey.objects.filter(
-        key_hash=hash_api_key(raw_key), revoked_at__isnull=True
-    ).first()
+    digest = hash_api_key(raw_key)
+    cached = _recent_keys.get(digest)
+    if cached and cached[1] > time.monotonic():
+        return cached[0]
+    api_key = ApiKey.objects.filter(key_hash=digest, revoked_at__isnull=True).first()
     if api_key is None:
+        _recent_keys.pop(digest, None)
         return None
+    if len(_recent_keys) > 10_000:
+        _recent_keys.clear()
+    _recent_keys[digest] = (api_key, time.monotonic() + settings.API_KEY_CACHE_SECONDS)
     now = timezone.now()
     stale_before = now - timedelta(seconds=settings.API_KEY_LAST_USED_RESOLUTION_SECONDS)
     if api_key.last_used_at is None or api_key.last_used_at < stale_before:

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 
 from django.db import connection
 
-from apps.metering.compiled import CompiledMeter
+from apps.metering.compiled import CompiledMeter, compile_meter
 from apps.metering.domain.aggregation import BucketState, merge
 from apps.metering.domain.events import CloudEvent
 from apps.metering.domain.extraction import ExtractionError
@@ -56,11 +56,34 @@ def deltas_for(events: Iterable[tuple[CloudEvent, int]], meters: list[CompiledMe
     return deltas
 
 
-def lock_for_ingest_start() -> None:
-    """Taken before reading the meters, so a rebuild's barrier sees this ingest finish."""
-    if connection.vendor == "postgresql":
-        with connection.cursor() as cursor:
-            cursor.execute("SELECT pg_advisory_xact_lock_shared(%s, 0)", [INGEST_LOCK])
+METERS_VERSION_SQL = "SELECT count(*), max(updated_at) FROM metering_meter"
+INGEST_START_SQL = (f"SELECT pg_advisory_xact_lock_shared({INGEST_LOCK}, 0); "
+                    f"{METERS_VERSION_SQL}")
+
+_meters_cache: dict = {"version": None, "by_type": {}}
+
+
+def live_meters_for_ingest() -> dict[str, list[CompiledMeter]]:
+    """Compiled live meters by event type, as of this transaction.
+
+    Taken after the ingest lock (one round trip for both), so a rebuild's barrier sees this
+    ingest finish; cached in-process and reloaded whenever a meter changes.
+    """
+    with connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            cursor.execute(INGEST_START_SQL)
+            cursor.nextset()
+        else:
+            cursor.execute(METERS_VERSION_SQL)
+        version = cursor.fetchone()
+    if _meters_cache["version"] != version:
+        from apps.metering.models import Meter
+
+        by_type: dict[str, list[CompiledMeter]] = {}
+        for meter in Meter.objects.filter(deleted_at__isnull=True):
+            by_type.setdefault(meter.event_type, []).append(compile_meter(meter))
+        _meters_cache.update(version=version, by_type=by_type)
+    return _meters_cache["by_type"]
 
 
 def lock_meters_shared(meter_ids: Iterable[str]) -> None:

@@ -72,8 +72,12 @@ def parse_batch(objects: Sequence, *, now: datetime) -> list[CloudEvent]:
 
 
 def ingest_events(objects: Sequence, *, now: datetime | None = None) -> IngestResult:
+    """Validate and store a batch (all or nothing), updating rollups in the same transaction."""
     now = now or timezone.now()
-    events = parse_batch(objects, now=now)
+    return store_events(parse_batch(objects, now=now), now=now)
+
+
+def store_events(events: list[CloudEvent], *, now: datetime) -> IngestResult:
     first_copies: dict[tuple[str, str], tuple[CloudEvent, str]] = {}
     in_batch_conflicts: list[CloudEvent] = []
     for event in events:
@@ -83,9 +87,9 @@ def ingest_events(objects: Sequence, *, now: datetime | None = None) -> IngestRe
         elif first_copies[key][1] != digest:
             in_batch_conflicts.append(event)
     with transaction.atomic():
-        rollups.lock_for_ingest_start()
-        meters = [compile_meter(m) for m in Meter.objects.filter(
-            deleted_at__isnull=True, event_type__in={e.type for e, _ in first_copies.values()})]
+        by_type = rollups.live_meters_for_ingest()
+        meters = [m for t in {e.type for e, _ in first_copies.values()}
+                  for m in by_type.get(t, ())]
         rollups.lock_meters_shared([m.id for m in meters])
         stored, existing = _store(list(first_copies.values()), ingested_at=now)
         rollups.apply(rollups.deltas_for(stored, meters))

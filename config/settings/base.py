@@ -94,6 +94,7 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
 else:
     DATABASES["default"]["CONN_MAX_AGE"] = env.int("DATABASE_CONN_MAX_AGE", default=60)
     DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
+    DATABASES["default"]["OPTIONS"] = {"connect_timeout": 5}
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 AUTH_PASSWORD_VALIDATORS = [
@@ -243,6 +244,7 @@ structlog.configure(
 # --- Meterline -------------------------------------------------------------------------
 METERLINE_DEFAULT_CURRENCY = env.str("METERLINE_DEFAULT_CURRENCY", default="USD")
 API_KEY_LAST_USED_RESOLUTION_SECONDS = 60
+API_KEY_CACHE_SECONDS = env.int("API_KEY_CACHE_SECONDS", default=10)
 METERLINE_INGEST_MAX_BODY_BYTES = env.int("METERLINE_INGEST_MAX_BODY_BYTES", default=1024 * 1024)
 METERLINE_INGEST_MAX_BATCH = env.int("METERLINE_INGEST_MAX_BATCH", default=5000)
 # Django refuses larger bodies before our view sees them; keep its limit just above ours so

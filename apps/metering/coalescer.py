@@ -1,0 +1,65 @@
+"""Group commit for small ingest requests.
+
+Each request costs a transaction, and on a busy gateway most requests carry one event. Requests
+in the same process hand their validated events to one writer thread, which stores everything
+waiting in a single transaction; each request still answers only after its events are
+committed, so nothing acknowledged can be lost and errors reach the request that caused them.
+"""
+
+import queue
+import threading
+from concurrent.futures import Future
+
+from django.db import close_old_connections
+
+from apps.metering.domain.events import CloudEvent
+
+MAX_EVENTS_PER_COMMIT = 2000
+
+
+class IngestCoalescer:
+    def __init__(self, store):
+        self._store = store
+        self._queue: queue.Queue = queue.Queue()
+        self._writer: threading.Thread | None = None
+        self._start_lock = threading.Lock()
+
+    def store(self, events: list[CloudEvent], *, now) -> None:
+        done: Future = Future()
+        self._ensure_writer()
+        self._queue.put((events, now, done))
+        done.result()
+
+    def _ensure_writer(self) -> None:
+        # Started lazily: a gunicorn worker forks after import, and threads do not survive it.
+        if self._writer is None or not self._writer.is_alive():
+            with self._start_lock:
+                if self._writer is None or not self._writer.is_alive():
+                    self._writer = threading.Thread(target=self._run, daemon=True,
+                                                    name="ingest-writer")
+                    self._writer.start()
+
+    def _run(self) -> None:
+        while True:
+            waiting = [self._queue.get()]
+            size = len(waiting[0][0])
+            while size < MAX_EVENTS_PER_COMMIT:
+                try:
+                    item = self._queue.get_nowait()
+                except queue.Empty:
+                    break
+                waiting.append(item)
+                size += len(item[0])
+            self._write(waiting)
+
+    def _write(self, waiting) -> None:
+        close_old_connections()
+        try:
+            self._store([event for events, _, _ in waiting for event in events],
+                        now=waiting[0][1])
+        except Exception as exc:  # the requests that waited get the error, not this thread
+            for _, _, done in waiting:
+                done.set_exception(exc)
+        else:
+            for _, _, done in waiting:
+                done.set_result(None)
