@@ -160,7 +160,7 @@ SELECT 'bench-history', 'h-' || i, 'tokens', 'bench-' || (i %% %(subjects)s),
        jsonb_build_object('tokens', i %% 97 + 1, 'model',
                           (ARRAY['gpt-4o', 'claude', 'llama'])[i %% 3 + 1]),
        '1.0', '', '', md5(i::text), now()
-FROM generate_series(%(first)s, %(last)s) AS i
+FROM generate_series(%(first)s::bigint, %(last)s::bigint) AS i
 """
 
 
@@ -182,6 +182,8 @@ def main() -> None:
                         help="stored events for the query benchmark (default 10,000,000)")
     parser.add_argument("--batch-events", type=int, default=300_000)
     parser.add_argument("--single-seconds", type=int, default=20)
+    parser.add_argument("--skip-ingest", action="store_true",
+                        help="only the query benchmark")
     parser.add_argument("--workers", type=int, default=3, help="gunicorn workers")
     parser.add_argument("--threads", type=int, default=12, help="threads per worker")
     args = parser.parse_args()
@@ -213,38 +215,46 @@ def main() -> None:
             "slug": "bench_tokens", "aggregation": "SUM", "eventType": "tokens",
             "valueProperty": "$.tokens", "groupBy": {"model": "$.model"}}).raise_for_status()
 
-        clients, batch_size = 4, 1000
-        batches = args.batch_events // (clients * batch_size)
-        with multiprocessing.Pool(clients) as pool:
-            started = time.perf_counter()
-            sent = sum(pool.map(batch_client, [(url, key, c, batches, batch_size)
-                                               for c in range(clients)]))
-            elapsed = time.perf_counter() - started
-        print(f"batched ingest: {sent:,} events in {elapsed:.1f} s = "
-              f"{sent / elapsed:,.0f} events/s (batches of {batch_size}, {clients} clients)",
-              flush=True)
-
-        requests_per_s, p50, p99 = single_event_load(url, key, args.single_seconds)
-        print(f"single events: {requests_per_s:,.0f} requests/s with 32 clients; "
-              f"p50 {p50:.1f} ms, p99 {p99:.1f} ms", flush=True)
-
-        loaded = load_history(args.events)
-        print(f"stored {args.events:,} history events in {loaded:.0f} s", flush=True)
-        started = time.perf_counter()
-        manage(env, "rebuild_rollups", "bench_tokens")
-        rebuilt = time.perf_counter() - started
-        print(f"rebuild_rollups over all events: {rebuilt:.0f} s", flush=True)
-
-        subjects = list(range(0, SUBJECTS, 5))  # 200 subjects, 4 concurrent clients
-        with multiprocessing.Pool(4) as pool:
-            runs = pool.map(query_client, [(url, key, subjects[c::4]) for c in range(4)])
-        latencies = [x for run in runs for x in run]
-        print(f"meter query (30 DAY windows, one subject, {args.events:,} events stored): "
-              f"p50 {pct(latencies, 50):.1f} ms, p99 {pct(latencies, 99):.1f} ms "
-              f"over {len(latencies)} queries", flush=True)
+        if not args.skip_ingest:
+            ingest_phases(url, key, args)
+        query_phase(url, key, env, args)
     finally:
         server.terminate()
         server.wait(timeout=20)
+
+
+def ingest_phases(url, key, args) -> None:
+    clients, batch_size = 4, 1000
+    batches = args.batch_events // (clients * batch_size)
+    with multiprocessing.Pool(clients) as pool:
+        started = time.perf_counter()
+        sent = sum(pool.map(batch_client, [(url, key, c, batches, batch_size)
+                                           for c in range(clients)]))
+        elapsed = time.perf_counter() - started
+    print(f"batched ingest: {sent:,} events in {elapsed:.1f} s = "
+          f"{sent / elapsed:,.0f} events/s (batches of {batch_size}, {clients} clients)",
+          flush=True)
+
+    requests_per_s, p50, p99 = single_event_load(url, key, args.single_seconds)
+    print(f"single events: {requests_per_s:,.0f} requests/s with 32 clients; "
+          f"p50 {p50:.1f} ms, p99 {p99:.1f} ms", flush=True)
+
+
+def query_phase(url, key, env, args) -> None:
+    loaded = load_history(args.events)
+    print(f"stored {args.events:,} history events in {loaded:.0f} s", flush=True)
+    started = time.perf_counter()
+    manage(env, "rebuild_rollups", "bench_tokens")
+    rebuilt = time.perf_counter() - started
+    print(f"rebuild_rollups over all events: {rebuilt:.0f} s", flush=True)
+
+    subjects = list(range(0, SUBJECTS, 5))  # 200 subjects, 4 concurrent clients
+    with multiprocessing.Pool(4) as pool:
+        runs = pool.map(query_client, [(url, key, subjects[c::4]) for c in range(4)])
+    latencies = [x for run in runs for x in run]
+    print(f"meter query (30 DAY windows, one subject, {args.events:,} events stored): "
+          f"p50 {pct(latencies, 50):.1f} ms, p99 {pct(latencies, 99):.1f} ms "
+          f"over {len(latencies)} queries", flush=True)
 
 
 if __name__ == "__main__":

@@ -2,7 +2,6 @@
 
 from dataclasses import dataclass
 from datetime import datetime
-from decimal import Decimal
 from functools import lru_cache
 
 from apps.metering.domain import extraction
@@ -21,19 +20,21 @@ class CompiledMeter:
     group_paths: dict
     event_from: datetime | None
 
-    def contribution(self, event: CloudEvent, seq: int):
-        """(rollup key, state, unique value) for one event, or an ExtractionError."""
+    def extract(self, event: CloudEvent):
+        """(group values, numeric value, distinct value) of one event, or ExtractionError."""
         data = event.data
-        value: Decimal | str | None = None
+        number = unique = None
         if self.aggregation == Aggregation.UNIQUE_COUNT:
-            value = extraction.extract_unique(data, self.value_path)
+            unique = extraction.extract_unique(data, self.value_path)
         elif self.aggregation != Aggregation.COUNT:
-            value = extraction.extract_number(data, self.value_path)
-        groups = extraction.extract_group(data, self.group_paths)
+            number = extraction.extract_number(data, self.value_path)
+        return extraction.extract_group(data, self.group_paths), number, unique
+
+    def contribution(self, event: CloudEvent, seq: int):
+        """(rollup key, group values, state, distinct value) of one event."""
+        groups, number, unique = self.extract(event)
         key = (self.id, event.subject, extraction.group_key(groups), bucket_start(event.time))
-        numeric = value if isinstance(value, Decimal) else None
-        state: BucketState = state_of(numeric, time=event.time, seq=seq)
-        unique = value if isinstance(value, str) else None
+        state: BucketState = state_of(number, time=event.time, seq=seq)
         return key, groups, state, unique
 
     def counts(self, event: CloudEvent) -> bool:

@@ -57,8 +57,13 @@ def deltas_for(events: Iterable[tuple[CloudEvent, int]], meters: list[CompiledMe
 
 
 METERS_VERSION_SQL = "SELECT count(*), max(updated_at) FROM metering_meter"
-INGEST_START_SQL = (f"SELECT pg_advisory_xact_lock_shared({INGEST_LOCK}, 0); "
-                    f"{METERS_VERSION_SQL}")
+# One round trip: the ingest lock, the meters' version, then every live meter's lock (all of
+# them, so the version and the locks never disagree about which meters exist).
+INGEST_START_SQL = (
+    f"SELECT pg_advisory_xact_lock_shared({INGEST_LOCK}, 0); {METERS_VERSION_SQL}; "
+    f"SELECT pg_advisory_xact_lock_shared({METER_LOCK}, hashtext(id)) FROM metering_meter "
+    "WHERE deleted_at IS NULL ORDER BY id"
+)
 
 _meters_cache: dict = {"version": None, "by_type": {}}
 
@@ -73,9 +78,10 @@ def live_meters_for_ingest() -> dict[str, list[CompiledMeter]]:
         if connection.vendor == "postgresql":
             cursor.execute(INGEST_START_SQL)
             cursor.nextset()
+            version = cursor.fetchone()
         else:
             cursor.execute(METERS_VERSION_SQL)
-        version = cursor.fetchone()
+            version = cursor.fetchone()
     if _meters_cache["version"] != version:
         from apps.metering.models import Meter
 
@@ -84,15 +90,6 @@ def live_meters_for_ingest() -> dict[str, list[CompiledMeter]]:
             by_type.setdefault(meter.event_type, []).append(compile_meter(meter))
         _meters_cache.update(version=version, by_type=by_type)
     return _meters_cache["by_type"]
-
-
-def lock_meters_shared(meter_ids: Iterable[str]) -> None:
-    if connection.vendor != "postgresql":
-        return
-    with connection.cursor() as cursor:
-        for meter_id in sorted(meter_ids):
-            cursor.execute("SELECT pg_advisory_xact_lock_shared(%s, hashtext(%s))",
-                           [METER_LOCK, meter_id])
 
 
 def lock_for_rebuild(meter_id: str) -> None:
@@ -117,14 +114,7 @@ def apply(deltas: Deltas) -> None:
         _apply_python(deltas)
 
 
-UPSERT_SQL = """
-INSERT INTO metering_meterrollup AS r
-  (meter_id, subject, group_key, group_values, bucket_start, count, sum, min, max,
-   latest_value, latest_time, latest_seq)
-SELECT * FROM unnest(%s::varchar[], %s::varchar[], %s::text[], %s::jsonb[], %s::timestamptz[],
-                     %s::bigint[], %s::numeric[], %s::numeric[], %s::numeric[], %s::numeric[],
-                     %s::timestamptz[], %s::bigint[])
-ON CONFLICT (meter_id, subject, group_key, bucket_start) DO UPDATE SET
+MERGE_SET_SQL = """
   count = r.count + EXCLUDED.count,
   sum = r.sum + EXCLUDED.sum,
   min = LEAST(r.min, EXCLUDED.min),
@@ -137,6 +127,16 @@ ON CONFLICT (meter_id, subject, group_key, bucket_start) DO UPDATE SET
       THEN EXCLUDED.latest_seq ELSE r.latest_seq END,
   latest_time = GREATEST(r.latest_time, EXCLUDED.latest_time)
 """
+
+UPSERT_SQL = """
+INSERT INTO metering_meterrollup AS r
+  (meter_id, subject, group_key, group_values, bucket_start, count, sum, min, max,
+   latest_value, latest_time, latest_seq)
+SELECT * FROM unnest(%s::varchar[], %s::varchar[], %s::text[], %s::jsonb[], %s::timestamptz[],
+                     %s::bigint[], %s::numeric[], %s::numeric[], %s::numeric[], %s::numeric[],
+                     %s::timestamptz[], %s::bigint[])
+ON CONFLICT (meter_id, subject, group_key, bucket_start) DO UPDATE SET
+""" + MERGE_SET_SQL
 
 UNIQUE_SQL = """
 INSERT INTO metering_meteruniquevalue (meter_id, subject, group_key, group_values,

@@ -13,6 +13,8 @@ from apps.customers.models import Customer, GatewayConsumer
 from apps.metering import rollups
 from apps.metering.compiled import compile_meter
 from apps.metering.domain.events import CloudEvent, EventError, event_payload_hash, parse_event
+from apps.metering.domain.extraction import ExtractionError, group_key
+from apps.metering.domain.windows import bucket_start
 from apps.metering.models import Event, EventConflict, Meter, MeterRollup, MeterUniqueValue
 
 MAX_DATA_DEPTH = 32
@@ -88,11 +90,13 @@ def store_events(events: list[CloudEvent], *, now: datetime) -> IngestResult:
             in_batch_conflicts.append(event)
     with transaction.atomic():
         by_type = rollups.live_meters_for_ingest()
-        meters = [m for t in {e.type for e, _ in first_copies.values()}
-                  for m in by_type.get(t, ())]
-        rollups.lock_meters_shared([m.id for m in meters])
-        stored, existing = _store(list(first_copies.values()), ingested_at=now)
-        rollups.apply(rollups.deltas_for(stored, meters))
+        batch = list(first_copies.values())
+        if connection.vendor == "postgresql":
+            stored, existing = _store_postgresql(batch, by_type, ingested_at=now)
+        else:
+            stored, existing = _store_sqlite(batch, ingested_at=now)
+            meters = [m for t in {e.type for e, _ in batch} for m in by_type.get(t, ())]
+            rollups.apply(rollups.deltas_for(stored, meters))
         conflicts = [event for event, digest in existing if digest is not None]
         conflicts += in_batch_conflicts
         _record_conflicts(conflicts, now)
@@ -101,15 +105,62 @@ def store_events(events: list[CloudEvent], *, now: datetime) -> IngestResult:
                         duplicates=len(events) - len(stored), conflicts=len(conflicts))
 
 
-INSERT_SQL = """
-INSERT INTO metering_event (source, event_id, type, subject, time, data, specversion,
-                            datacontenttype, dataschema, payload_hash, ingested_at)
-SELECT s.*, %s::timestamptz FROM unnest(%s::varchar[], %s::varchar[], %s::varchar[],
-    %s::varchar[], %s::timestamptz[], %s::jsonb[], %s::varchar[], %s::varchar[], %s::varchar[],
-    %s::varchar[]) AS s
-ON CONFLICT (source, event_id) DO NOTHING
-RETURNING id, source, event_id
+# One statement stores the new events and folds exactly those into the rollups: events that
+# were already stored (retries) drop out at the join with what the INSERT returned.
+STORE_SQL = (
+    """
+WITH incoming AS (
+  SELECT * FROM unnest(%(source)s::varchar[], %(event_id)s::varchar[], %(type)s::varchar[],
+      %(subject)s::varchar[], %(time)s::timestamptz[], %(data)s::jsonb[],
+      %(specversion)s::varchar[], %(datacontenttype)s::varchar[], %(dataschema)s::varchar[],
+      %(payload_hash)s::varchar[]) WITH ORDINALITY
+    AS s(source, event_id, type, subject, time, data, specversion, datacontenttype,
+         dataschema, payload_hash, n)
+),
+inserted AS (
+  INSERT INTO metering_event (source, event_id, type, subject, time, data, specversion,
+                              datacontenttype, dataschema, payload_hash, ingested_at)
+  SELECT source, event_id, type, subject, time, data, specversion, datacontenttype,
+         dataschema, payload_hash, %(ingested_at)s FROM incoming ORDER BY n
+  ON CONFLICT (source, event_id) DO NOTHING
+  RETURNING id, source, event_id
+),
+new_events AS (
+  SELECT incoming.n, inserted.id FROM inserted
+  JOIN incoming USING (source, event_id)
+),
+contributions AS (
+  SELECT c.*, new_events.id AS seq FROM unnest(%(c_n)s::bigint[], %(c_meter)s::varchar[],
+      %(c_subject)s::varchar[], %(c_group_key)s::text[], %(c_bucket)s::timestamptz[],
+      %(c_value)s::numeric[], %(c_time)s::timestamptz[], %(c_unique)s::text[])
+    AS c(n, meter_id, subject, group_key, bucket_start, value, time, unique_value)
+  JOIN new_events USING (n)
+),
+rolled AS (
+  INSERT INTO metering_meterrollup AS r
+    (meter_id, subject, group_key, group_values, bucket_start, count, sum, min, max,
+     latest_value, latest_time, latest_seq)
+  SELECT meter_id, subject, group_key, group_key::jsonb AS group_values, bucket_start, count(*),
+         coalesce(sum(value), 0), min(value), max(value),
+         (array_agg(value ORDER BY time DESC, seq DESC) FILTER (WHERE value IS NOT NULL))[1],
+         max(time) FILTER (WHERE value IS NOT NULL),
+         (array_agg(seq ORDER BY time DESC, seq DESC) FILTER (WHERE value IS NOT NULL))[1]
+  FROM contributions GROUP BY meter_id, subject, group_key, bucket_start
+  ORDER BY meter_id, subject, group_key, bucket_start
+  ON CONFLICT (meter_id, subject, group_key, bucket_start) DO UPDATE SET
+""" + rollups.MERGE_SET_SQL + """
+),
+uniques AS (
+  INSERT INTO metering_meteruniquevalue (meter_id, subject, group_key, group_values,
+                                         bucket_start, value)
+  SELECT DISTINCT meter_id, subject, group_key, group_key::jsonb AS group_values, bucket_start,
+         unique_value
+  FROM contributions WHERE unique_value IS NOT NULL
+  ON CONFLICT DO NOTHING
+)
+SELECT n, id FROM new_events
 """
+)
 
 STORED_HASHES_SQL = """
 SELECT e.source, e.event_id, e.payload_hash FROM metering_event e
@@ -122,44 +173,75 @@ def _json(data) -> str | None:
     return None if data is None else orjson.dumps(data).decode()
 
 
-def _store(batch: list[tuple[CloudEvent, str]], *, ingested_at):
-    """Insert what is new. Returns ([(event, seq)], [(event, digest if it conflicts)])."""
-    if connection.vendor == "postgresql":
-        columns = [
-            [e.source for e, _ in batch], [e.id for e, _ in batch], [e.type for e, _ in batch],
-            [e.subject for e, _ in batch], [e.time for e, _ in batch],
-            [_json(e.data) for e, _ in batch], [e.specversion for e, _ in batch],
-            [e.datacontenttype or "" for e, _ in batch], [e.dataschema or "" for e, _ in batch],
-            [digest for _, digest in batch],
-        ]
-        with connection.cursor() as cursor:
-            cursor.execute(INSERT_SQL, [ingested_at, *columns])
-            seq_of = {(source, event_id): seq for seq, source, event_id in cursor.fetchall()}
-            repeats = [(e, d) for e, d in batch if (e.source, e.id) not in seq_of]
-            stored_hash = {}
-            if repeats:
-                cursor.execute(STORED_HASHES_SQL, [[e.source for e, _ in repeats],
-                                                   [e.id for e, _ in repeats]])
-                stored_hash = {(s, i): h for s, i, h in cursor.fetchall()}
-    else:
-        known = {
-            (source, event_id): digest
-            for source, event_id, digest in Event.objects.filter(
-                source__in={e.source for e, _ in batch}, event_id__in={e.id for e, _ in batch}
-            ).values_list("source", "event_id", "payload_hash")
-        }
-        new = [Event(source=e.source, event_id=e.id, type=e.type, subject=e.subject, time=e.time,
-                     data=e.data, specversion=e.specversion,
-                     datacontenttype=e.datacontenttype or "", dataschema=e.dataschema or "",
-                     payload_hash=digest, ingested_at=ingested_at)
-               for e, digest in batch if (e.source, e.id) not in known]
-        Event.objects.bulk_create(new)
-        seq_of = {(row.source, row.event_id): row.pk for row in new}
-        repeats = [(e, d) for e, d in batch if (e.source, e.id) not in seq_of]
-        stored_hash = known
-    stored = [(e, seq_of[(e.source, e.id)]) for e, _ in batch if (e.source, e.id) in seq_of]
+def _store_postgresql(batch: list[tuple[CloudEvent, str]], meters_by_type, *, ingested_at):
+    """Insert what is new and roll it up. Returns ([(event, seq)], [(event, digest if it
+    conflicts with the stored copy)])."""
+    params = {
+        "source": [e.source for e, _ in batch], "event_id": [e.id for e, _ in batch],
+        "type": [e.type for e, _ in batch], "subject": [e.subject for e, _ in batch],
+        "time": [e.time for e, _ in batch], "data": [_json(e.data) for e, _ in batch],
+        "specversion": [e.specversion for e, _ in batch],
+        "datacontenttype": [e.datacontenttype or "" for e, _ in batch],
+        "dataschema": [e.dataschema or "" for e, _ in batch],
+        "payload_hash": [digest for _, digest in batch], "ingested_at": ingested_at,
+        **_contributions(batch, meters_by_type),
+    }
+    with connection.cursor() as cursor:
+        cursor.execute(STORE_SQL, params)
+        seq_of = dict(cursor.fetchall())
+        repeats = [(e, d) for n, (e, d) in enumerate(batch, start=1) if n not in seq_of]
+        stored_hash = {}
+        if repeats:
+            cursor.execute(STORED_HASHES_SQL, [[e.source for e, _ in repeats],
+                                               [e.id for e, _ in repeats]])
+            stored_hash = {(s, i): h for s, i, h in cursor.fetchall()}
+    stored = [(e, seq_of[n]) for n, (e, _) in enumerate(batch, start=1) if n in seq_of]
     existing = [(e, d if stored_hash.get((e.source, e.id)) not in (None, d) else None)
                 for e, d in repeats]
+    return stored, existing
+
+
+def _contributions(batch, meters_by_type) -> dict[str, list]:
+    """What each event adds to each of its meters, as columns for STORE_SQL."""
+    columns = {name: [] for name in ("c_n", "c_meter", "c_subject", "c_group_key", "c_bucket",
+                                     "c_value", "c_time", "c_unique")}
+    for n, (event, _) in enumerate(batch, start=1):
+        for meter in meters_by_type.get(event.type, ()):
+            if not meter.counts(event):
+                continue
+            try:
+                groups, number, unique = meter.extract(event)
+            except ExtractionError:
+                continue  # stored, shown with its validation error, counted by no meter
+            columns["c_n"].append(n)
+            columns["c_meter"].append(meter.id)
+            columns["c_subject"].append(event.subject)
+            columns["c_group_key"].append(group_key(groups))
+            columns["c_bucket"].append(bucket_start(event.time))
+            columns["c_value"].append(number)
+            columns["c_time"].append(event.time)
+            columns["c_unique"].append(unique)
+    return columns
+
+
+def _store_sqlite(batch: list[tuple[CloudEvent, str]], *, ingested_at):
+    """SQLite has one writer at a time, so read-then-insert is safe here."""
+    known = {
+        (source, event_id): digest
+        for source, event_id, digest in Event.objects.filter(
+            source__in={e.source for e, _ in batch}, event_id__in={e.id for e, _ in batch}
+        ).values_list("source", "event_id", "payload_hash")
+    }
+    new = [Event(source=e.source, event_id=e.id, type=e.type, subject=e.subject, time=e.time,
+                 data=e.data, specversion=e.specversion,
+                 datacontenttype=e.datacontenttype or "", dataschema=e.dataschema or "",
+                 payload_hash=digest, ingested_at=ingested_at)
+           for e, digest in batch if (e.source, e.id) not in known]
+    Event.objects.bulk_create(new)
+    seq_of = {(row.source, row.event_id): row.pk for row in new}
+    stored = [(e, seq_of[(e.source, e.id)]) for e, _ in batch if (e.source, e.id) in seq_of]
+    existing = [(e, d if known.get((e.source, e.id)) not in (None, d) else None)
+                for e, d in batch if (e.source, e.id) not in seq_of]
     return stored, existing
 
 
