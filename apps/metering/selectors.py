@@ -15,6 +15,7 @@ from apps.metering.domain.aggregation import Aggregation, BucketState, finalize,
 from apps.metering.domain.events import CloudEvent
 from apps.metering.domain.windows import BUCKET, WindowSize, bucket_start, window_end, window_start
 from apps.metering.models import Event, Meter, MeterRollup, MeterUniqueValue
+from apps.metering.services import event_as_json
 
 RESERVED_DIMENSIONS = ("subject", "customer_id")
 
@@ -260,20 +261,9 @@ def validation_problem(event: Event, meters: list, owners: dict[str, str]) -> st
 
 def as_cloud_event(event: Event) -> CloudEvent:
     return CloudEvent(specversion=event.specversion, id=event.event_id, source=event.source,
-                      type=event.type, subject=event.subject, time=event.time, data=event.data)
-
-
-def event_json(event: Event) -> dict:
-    body = {"id": event.event_id, "source": event.source, "specversion": event.specversion,
-            "type": event.type, "subject": event.subject,
-            "time": event.time.isoformat().replace("+00:00", "Z")}
-    if event.data is not None:
-        body["data"] = event.data
-    if event.datacontenttype:
-        body["datacontenttype"] = event.datacontenttype
-    if event.dataschema:
-        body["dataschema"] = event.dataschema
-    return body
+                      type=event.type, subject=event.subject, time=event.time, data=event.data,
+                      datacontenttype=event.datacontenttype or None,
+                      dataschema=event.dataschema or None)
 
 
 def events_listed(*, start=None, end=None, ingested_from=None, ingested_to=None,
@@ -299,7 +289,7 @@ def events_listed(*, start=None, end=None, ingested_from=None, ingested_to=None,
     owners = customer_ids_of_subjects({e.subject for e in events})
     listed = []
     for event in events:
-        item = {"event": event_json(event)}
+        item = {"event": event_as_json(as_cloud_event(event))}
         if event.subject in owners:
             item["customerId"] = owners[event.subject]
         problem = validation_problem(event, meters, owners)

@@ -258,11 +258,13 @@ def _record_conflicts(events: list[CloudEvent], now) -> None:
 
 
 def event_as_json(event: CloudEvent) -> dict:
+    """An event as OpenMeter's API shows it."""
     body = {"specversion": event.specversion, "id": event.id, "source": event.source,
             "type": event.type, "subject": event.subject,
             "time": event.time.isoformat().replace("+00:00", "Z")}
-    if event.data is not None:
-        body["data"] = event.data
+    optional = {"data": event.data, "datacontenttype": event.datacontenttype,
+                "dataschema": event.dataschema}
+    body.update({name: value for name, value in optional.items() if value})
     return body
 
 
