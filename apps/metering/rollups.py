@@ -10,6 +10,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from django.db import connection
+from psycopg import sql
 
 from apps.metering.compiled import CompiledMeter, compile_meter
 from apps.metering.domain.aggregation import BucketState, merge
@@ -57,18 +58,18 @@ def deltas_for(events: Iterable[tuple[CloudEvent, int]], meters: list[CompiledMe
 
 
 METERS_VERSION_SQL = "SELECT count(*), max(updated_at) FROM metering_meter"
-# One round trip: the ingest lock, the meters' version, then every live meter's lock (all of
-# them, so the version and the locks never disagree about which meters exist).
+# One round trip: the ingest lock, the meters' version, then the locks of the live meters of
+# this batch's event types (a rebuild of one meter holds up only the ingests it concerns).
 INGEST_START_SQL = (
     f"SELECT pg_advisory_xact_lock_shared({INGEST_LOCK}, 0); {METERS_VERSION_SQL}; "
     f"SELECT pg_advisory_xact_lock_shared({METER_LOCK}, hashtext(id)) FROM metering_meter "
-    "WHERE deleted_at IS NULL ORDER BY id"
+    "WHERE deleted_at IS NULL AND event_type = ANY({types}) ORDER BY id"
 )
 
 _meters_cache: dict = {"version": None, "by_type": {}}
 
 
-def live_meters_for_ingest() -> dict[str, list[CompiledMeter]]:
+def live_meters_for_ingest(event_types: set[str]) -> dict[str, list[CompiledMeter]]:
     """Compiled live meters by event type, as of this transaction.
 
     Taken after the ingest lock (one round trip for both), so a rebuild's barrier sees this
@@ -76,7 +77,10 @@ def live_meters_for_ingest() -> dict[str, list[CompiledMeter]]:
     """
     with connection.cursor() as cursor:
         if connection.vendor == "postgresql":
-            cursor.execute(INGEST_START_SQL)
+            # Several statements in one round trip only work without parameters, so the
+            # types go in as a literal that psycopg quotes.
+            types = sql.Literal(sorted(event_types)).as_string(connection.connection)
+            cursor.execute(INGEST_START_SQL.replace("{types}", types + "::varchar[]"))
             cursor.nextset()
             version = cursor.fetchone()
         else:

@@ -89,7 +89,7 @@ def store_events(events: list[CloudEvent], *, now: datetime) -> IngestResult:
         elif first_copies[key][1] != digest:
             in_batch_conflicts.append(event)
     with transaction.atomic():
-        by_type = rollups.live_meters_for_ingest()
+        by_type = rollups.live_meters_for_ingest({event.type for event, _ in first_copies.values()})
         batch = list(first_copies.values())
         if connection.vendor == "postgresql":
             stored, existing = _store_postgresql(batch, by_type, ingested_at=now)
