@@ -196,7 +196,7 @@ def _fold_rollups(meter, aggregation, query, subject_filter, key_of, with_groups
     folded: dict = {}
     if aggregation == Aggregation.UNIQUE_COUNT:
         for subject, group_values, instant, value in rows.values_list(
-                "subject", groups, "minute", "value").iterator(5000):
+                "subject", groups, "minute", "value"):
             key = key_of(subject, group_values if with_groups else empty, instant)
             folded.setdefault(key, set()).add(value)
         return {key: BucketState(uniques=frozenset(values)) for key, values in folded.items()}
@@ -207,7 +207,7 @@ def _fold_rollups(meter, aggregation, query, subject_filter, key_of, with_groups
         Aggregation.LATEST: ("latest_time", "latest_seq", "latest_value"),
     }[aggregation]
     for subject, group_values, instant, *values in rows.values_list(
-            "subject", groups, "minute", *columns).iterator(5000):
+            "subject", groups, "minute", *columns):
         key = key_of(subject, group_values if with_groups else empty, instant)
         previous = folded.get(key)
         if previous is None:
