@@ -184,6 +184,8 @@ def main() -> None:
     parser.add_argument("--single-seconds", type=int, default=20)
     parser.add_argument("--skip-ingest", action="store_true",
                         help="only the query benchmark")
+    parser.add_argument("--skip-query", action="store_true",
+                        help="only the ingest benchmarks")
     parser.add_argument("--reuse-history", action="store_true",
                         help="keep the database and its stored history from the last run")
     parser.add_argument("--workers", type=int, default=3, help="gunicorn workers")
@@ -222,7 +224,8 @@ def main() -> None:
 
         if not args.skip_ingest:
             ingest_phases(url, key, args)
-        query_phase(url, key, env, args)
+        if not args.skip_query:
+            query_phase(url, key, env, args)
     finally:
         server.terminate()
         server.wait(timeout=20)
