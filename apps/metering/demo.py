@@ -6,6 +6,7 @@ from datetime import timedelta
 
 from django.utils import timezone
 
+from apps.core.times import rfc3339
 from apps.customers.models import GatewayConsumer
 from apps.metering import presets, services
 from apps.metering.models import Event
@@ -42,7 +43,7 @@ def demo_events(now, days: int = 30, seed: int = 2026) -> list[dict]:
                 at = instant + timedelta(seconds=rng.randrange(3600))
                 if at >= now:
                     continue
-                stamp = at.isoformat().replace("+00:00", "Z")
+                stamp = rfc3339(at)
                 method, route = rng.choice(ROUTES)
                 status = rng.choices([200, 201, 400, 429, 500], [85, 5, 5, 4, 1])[0]
                 events.append({

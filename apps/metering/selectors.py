@@ -10,6 +10,7 @@ from django.db.models import Q
 from django.db.models.expressions import RawSQL
 
 from apps.core.errors import NotFound
+from apps.core.times import rfc3339
 from apps.customers.models import Customer, GatewayConsumer
 from apps.metering import rollups
 from apps.metering.compiled import compile_meter
@@ -292,22 +293,22 @@ def _time_span(meter, aggregation, query, subject_filter) -> tuple[datetime, dat
     return first, last + timedelta(minutes=1)
 
 
-def meter_subjects(meter: Meter, start=None, end=None) -> list[str]:
+def _rollups_between(meter: Meter, start=None, end=None):
     rows = MeterRollup.objects.filter(meter=meter)
     if start:
         rows = rows.filter(bucket_start__gte=bucket_start(start))
     if end:
         rows = rows.filter(bucket_start__lt=end)
-    return sorted(set(rows.values_list("subject", flat=True).distinct()))
+    return rows
+
+
+def meter_subjects(meter: Meter, start=None, end=None) -> list[str]:
+    return sorted(set(_rollups_between(meter, start, end).values_list("subject", flat=True)))
 
 
 def meter_group_values(meter: Meter, dimension: str, start=None, end=None) -> list[str]:
-    rows = MeterRollup.objects.filter(meter=meter)
-    if start:
-        rows = rows.filter(bucket_start__gte=bucket_start(start))
-    if end:
-        rows = rows.filter(bucket_start__lt=end)
-    values = rows.values_list(f"group_values__{dimension}", flat=True).distinct()
+    values = _rollups_between(meter, start, end).values_list(
+        f"group_values__{dimension}", flat=True).distinct()
     return sorted({v for v in values if v is not None})
 
 
@@ -345,19 +346,10 @@ def as_cloud_event(event: Event) -> CloudEvent:
 
 def events_listed(*, start=None, end=None, ingested_from=None, ingested_to=None,
                   id_contains=None, subject_contains=None, customer_ids=(), limit=100):
-    events = Event.objects.all()
-    if start:
-        events = events.filter(time__gte=start)
-    if end:
-        events = events.filter(time__lt=end)
-    if ingested_from:
-        events = events.filter(ingested_at__gte=ingested_from)
-    if ingested_to:
-        events = events.filter(ingested_at__lt=ingested_to)
-    if id_contains:
-        events = events.filter(event_id__contains=id_contains)
-    if subject_contains:
-        events = events.filter(subject__contains=subject_contains)
+    conditions = {"time__gte": start, "time__lt": end, "ingested_at__gte": ingested_from,
+                  "ingested_at__lt": ingested_to, "event_id__contains": id_contains,
+                  "subject__contains": subject_contains}
+    events = Event.objects.filter(**{k: v for k, v in conditions.items() if v})
     if customer_ids:
         events = events.filter(subject__in=subjects_of_customers(list(customer_ids)))
     events = list(events.order_by("-time", "-id")[:limit])
@@ -372,7 +364,7 @@ def events_listed(*, start=None, end=None, ingested_from=None, ingested_to=None,
         problem = validation_problem(event, meters, owners)
         if problem:
             item["validationError"] = problem
-        stamp = event.ingested_at.isoformat().replace("+00:00", "Z")
+        stamp = rfc3339(event.ingested_at)
         item["ingestedAt"] = item["storedAt"] = stamp
         listed.append(item)
     return listed

@@ -9,6 +9,7 @@ from django.db import connection, transaction
 from django.utils import timezone
 
 from apps.core.errors import ApplicationError, Conflict, InvalidInput
+from apps.core.times import rfc3339
 from apps.customers.models import Customer, GatewayConsumer
 from apps.metering import rollups
 from apps.metering.compiled import compile_meter
@@ -261,7 +262,7 @@ def event_as_json(event: CloudEvent) -> dict:
     """An event as OpenMeter's API shows it."""
     body = {"specversion": event.specversion, "id": event.id, "source": event.source,
             "type": event.type, "subject": event.subject,
-            "time": event.time.isoformat().replace("+00:00", "Z")}
+            "time": rfc3339(event.time)}
     optional = {"data": event.data, "datacontenttype": event.datacontenttype,
                 "dataschema": event.dataschema}
     body.update({name: value for name, value in optional.items() if value})

@@ -18,6 +18,7 @@ from rest_framework.views import APIView
 from apps.core.authentication import authenticate_api_key
 from apps.core.errors import ApplicationError, InvalidInput
 from apps.core.problems import problem_response
+from apps.core.times import rfc3339
 from apps.metering import selectors, services
 from apps.metering.api.serializers import (
     CloudEventSerializer,
@@ -260,18 +261,12 @@ def run_query(request, meter_ref: str, data: dict):
         return _csv_response(meter, query, rows)
     body = {"data": [_row_json(row, query) for row in rows]}
     if query.start:
-        body["from"] = _rfc3339(query.start)
+        body["from"] = rfc3339(query.start)
     if query.end:
-        body["to"] = _rfc3339(query.end)
+        body["to"] = rfc3339(query.end)
     if query.window_size:
         body["windowSize"] = query.window_size.value
     return Response(body)
-
-
-def _rfc3339(instant: datetime | None) -> str | None:
-    if instant is None:
-        return None
-    return instant.astimezone(timezone.UTC).isoformat().replace("+00:00", "Z")
 
 
 def _number(value: Decimal | None):
@@ -281,8 +276,8 @@ def _number(value: Decimal | None):
 
 
 def _row_json(row, query) -> dict:
-    body = {"value": _number(row.value), "windowStart": _rfc3339(row.window_start),
-            "windowEnd": _rfc3339(row.window_end), "subject": row.subject,
+    body = {"value": _number(row.value), "windowStart": rfc3339(row.window_start),
+            "windowEnd": rfc3339(row.window_end), "subject": row.subject,
             "groupBy": row.group_by}
     if query.customer_ids or "customer_id" in query.group_by:
         body["customerId"] = row.customer_id
@@ -301,7 +296,7 @@ def _csv_response(meter, query, rows) -> HttpResponse:
                     + (["customer_id"] if with_customer else []) + dimensions + ["value"])
     for row in rows:
         value = "" if row.value is None else f"{row.value.quantize(Decimal('0.000001')):f}"
-        writer.writerow([_rfc3339(row.window_start), _rfc3339(row.window_end)]
+        writer.writerow([rfc3339(row.window_start), rfc3339(row.window_end)]
                         + ([row.subject, names.get(row.subject, "")] if with_subject else [])
                         + ([row.customer_id or ""] if with_customer else [])
                         + [row.group_by.get(d) or "" for d in dimensions] + [value])
