@@ -2,10 +2,11 @@
 
 Intake is by far the busiest endpoint, and Django's middleware does nothing for it (no
 session, no CSRF, no messages, no templates): skipping the stack and URL resolution lifts
-single-event throughput by about half. Host validation, request signals (which close stale
-database connections) and Django's exception handling are kept.
+single-event throughput by about half. Host validation, the HTTPS redirect, request signals
+(which close stale database connections) and Django's exception handling are kept.
 """
 
+from django.conf import settings
 from django.core import signals
 from django.core.handlers.exception import response_for_exception
 from django.core.handlers.wsgi import WSGIRequest
@@ -23,8 +24,10 @@ class IntakeFastPath:
         view = INTAKE.get(environ.get("PATH_INFO", ""))
         if view is None or environ.get("REQUEST_METHOD") != "POST":
             return self.application(environ, start_response)
-        signals.request_started.send(sender=self.__class__, environ=environ)
         request = WSGIRequest(environ)
+        if settings.SECURE_SSL_REDIRECT and not request.is_secure():
+            return self.application(environ, start_response)  # SecurityMiddleware redirects
+        signals.request_started.send(sender=self.__class__, environ=environ)
         try:
             request.get_host()  # ALLOWED_HOSTS, as CommonMiddleware would check
             response = view.dispatch(request)
