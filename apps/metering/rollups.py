@@ -1,8 +1,11 @@
 """Maintaining per-minute rollups: exactly once per stored event, in the event's transaction.
 
-PostgreSQL merges deltas with one ``INSERT … ON CONFLICT DO UPDATE`` (atomic per row, so
-concurrent ingests never lose an update); SQLite, which has a single writer at a time and no
-exact decimal type, merges in Python.
+Deltas are merged in Python and written with ``apply``: on PostgreSQL one ``INSERT … ON
+CONFLICT DO UPDATE`` (atomic per row, so concurrent writers never lose an update), on SQLite
+(one writer at a time, no exact decimal type) read-merge-write. Rebuilds use this on both
+databases, and so does ingest on SQLite; ingest on PostgreSQL folds its events in its own
+INSERT statement (``services.STORE_SQL``) with the same ``MERGE_SET_SQL``. The ingest locks
+and the meters cache live here too.
 """
 
 import json
