@@ -66,3 +66,19 @@ def test_changelist_add_and_change_pages(admin_client, admin_user, one_of_everyt
     history = admin_client.get(admin_url(model, "history", obj.pk))
     assert history.status_code == 200
 
+
+
+def test_seed_demo_is_idempotent(db):
+    from django.core.management import call_command
+
+    from apps.customers.models import Customer, GatewayConsumer
+    from apps.metering.models import Event, Meter, MeterRollup
+
+    def counts():
+        return [m.objects.count() for m in (Customer, GatewayConsumer, Meter, Event, MeterRollup)]
+
+    call_command("seed_demo")
+    first = counts()
+    assert first[0] == 13 and first[3] > 10_000
+    call_command("seed_demo")
+    assert counts() == first

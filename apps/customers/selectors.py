@@ -20,14 +20,6 @@ def customer_get(id_or_key: str, *, include_deleted: bool = False) -> Customer:
     return customer
 
 
-def customer_for_subject(subject: str) -> Customer | None:
-    """The customer an event's subject is attributed to: a consumer's, else a customer key."""
-    consumer = GatewayConsumer.objects.filter(key=subject).select_related("customer").first()
-    if consumer and consumer.customer and not consumer.customer.is_deleted:
-        return consumer.customer
-    return Customer.objects.live().filter(key=subject).first()
-
-
 def customer_counts() -> dict[str, int]:
     customers = Customer.objects.live().aggregate(
         customers=Count("pk", distinct=True),

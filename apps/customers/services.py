@@ -93,10 +93,3 @@ def customer_delete(*, customer: Customer) -> None:
     GatewayConsumer.objects.filter(customer=customer).update(customer=None)
     customer.deleted_at = timezone.now()
     customer.save(update_fields=["deleted_at", "updated_at"])
-
-
-def consumer_register(*, key: str) -> GatewayConsumer:
-    """Record a subject first seen in an event; it stays unattributed until claimed."""
-    consumer, _ = GatewayConsumer.objects.get_or_create(key=key,
-                                                        defaults={"auto_registered": True})
-    return consumer

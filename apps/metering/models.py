@@ -109,14 +109,22 @@ class EventConflict(models.Model):
         return f"{self.source}/{self.event_id}"
 
 
-class MeterRollup(models.Model):
-    """Pre-aggregated state of one meter for one subject, group and UTC minute."""
+class RollupKey(models.Model):
+    """What a rollup row is about: one meter, subject, group and UTC minute."""
 
     meter = models.ForeignKey(Meter, on_delete=models.CASCADE, db_index=False)
     subject = models.CharField(max_length=256)
     group_key = models.TextField()
     group_values = models.JSONField(default=dict)
     bucket_start = models.DateTimeField()
+
+    class Meta:
+        abstract = True
+
+
+class MeterRollup(RollupKey):
+    """Pre-aggregated state of one meter for one subject, group and UTC minute."""
+
     count = models.BigIntegerField(default=0)
     sum = ExactDecimalField(default=0)
     min = ExactDecimalField(null=True)
@@ -136,14 +144,9 @@ class MeterRollup(models.Model):
         return f"{self.meter_id} {self.subject} {self.bucket_start:%Y-%m-%d %H:%M}"
 
 
-class MeterUniqueValue(models.Model):
+class MeterUniqueValue(RollupKey):
     """The distinct values an UNIQUE_COUNT meter saw per subject, group and minute."""
 
-    meter = models.ForeignKey(Meter, on_delete=models.CASCADE, db_index=False)
-    subject = models.CharField(max_length=256)
-    group_key = models.TextField()
-    group_values = models.JSONField(default=dict)
-    bucket_start = models.DateTimeField()
     value = models.TextField()
 
     class Meta:

@@ -18,8 +18,6 @@ from apps.metering.domain.extraction import ExtractionError, group_key
 from apps.metering.domain.windows import bucket_start
 from apps.metering.models import Event, EventConflict, Meter, MeterRollup, MeterUniqueValue
 
-MAX_DATA_DEPTH = 32
-
 
 class InvalidEvents(ApplicationError):
     status = 400
@@ -43,27 +41,10 @@ class IngestResult:
     conflicts: int
 
 
-def depth_of(value, limit: int) -> int:
-    """Nesting depth of parsed JSON, counted without recursion (stops past ``limit``)."""
-    deepest, stack = 0, [(value, 1)]
-    while stack:
-        item, depth = stack.pop()
-        if isinstance(item, dict | list):
-            deepest = max(deepest, depth)
-            if deepest > limit:
-                return deepest
-            children = item.values() if isinstance(item, dict) else item
-            stack.extend((child, depth + 1) for child in children)
-    return deepest
-
-
 def parse_batch(objects: Sequence, *, now: datetime) -> list[CloudEvent]:
     """Every event valid, or InvalidEvents listing each problem: a batch is all or nothing."""
     events, errors = [], []
     for index, obj in enumerate(objects):
-        if isinstance(obj, dict) and depth_of(obj.get("data"), MAX_DATA_DEPTH) > MAX_DATA_DEPTH:
-            errors.append(EventError(index, "data", f"nests deeper than {MAX_DATA_DEPTH} levels"))
-            continue
         parsed = parse_event(obj, index=index, now=now)
         if isinstance(parsed, list):
             errors.extend(parsed)

@@ -66,3 +66,24 @@ def test_create_api_key_command_prints_a_working_key(test_db_env):
     assert raw_key.startswith(ApiKey.objects.get(name="kong").prefix + "_")
     assert client_with(f"Bearer {raw_key}").get(URL).status_code == 200
 
+
+
+def test_admin_creates_a_key_shown_once_and_revokes_it(admin_client):
+    from django.urls import reverse
+
+    response = admin_client.post(reverse("admin:core_apikey_add"), {"name": "kong-eu"},
+                                 follow=True)
+    assert response.status_code == 200
+    api_key = ApiKey.objects.get(name="kong-eu")
+    shown = response.content.decode()
+    start = shown.index(api_key.prefix + "_")
+    raw_key = shown[start:].split()[0]
+    assert api_key.key_hash == hashlib.sha256(raw_key.encode()).hexdigest()
+    assert client_with(f"Bearer {raw_key}").get(URL).status_code == 200
+    page = admin_client.get(reverse("admin:core_apikey_change", args=[api_key.pk]))
+    assert raw_key not in page.content.decode()  # never shown again
+
+    admin_client.post(reverse("admin:core_apikey_changelist"),
+                      {"action": "revoke_selected", "_selected_action": [api_key.pk]})
+    assert ApiKey.objects.get(pk=api_key.pk).revoked_at is not None
+    assert_401(client_with(f"Bearer {raw_key}").get(URL))

@@ -2,6 +2,7 @@
 
 from rest_framework import serializers
 
+from apps.core.serializers import LifecycleFields
 from apps.core.validators import (
     validate_country_code,
     validate_currency_code,
@@ -94,7 +95,7 @@ class CustomerInputSerializer(serializers.Serializer):
         return attrs
 
 
-class CustomerOutputSerializer(serializers.ModelSerializer):
+class CustomerOutputSerializer(LifecycleFields, serializers.ModelSerializer):
     primaryEmail = serializers.SerializerMethodField()
     billingAddress = serializers.SerializerMethodField()
     usageAttribution = serializers.SerializerMethodField()
@@ -103,9 +104,6 @@ class CustomerOutputSerializer(serializers.ModelSerializer):
     taxId = serializers.CharField(source="tax_id")
     parentCustomerId = serializers.CharField(source="parent_id", allow_null=True)
     billToParent = serializers.BooleanField(source="bill_to_parent")
-    createdAt = serializers.DateTimeField(source="created_at")
-    updatedAt = serializers.DateTimeField(source="updated_at")
-    deletedAt = serializers.DateTimeField(source="deleted_at", allow_null=True)
 
     class Meta:
         model = Customer

@@ -2,6 +2,7 @@
 
 from rest_framework import serializers
 
+from apps.core.serializers import LifecycleFields
 from apps.metering.domain import extraction
 from apps.metering.domain.aggregation import Aggregation
 from apps.metering.models import SLUG_PATTERN, Meter
@@ -55,14 +56,11 @@ class MeterUpdateSerializer(serializers.Serializer):
                                      required=False)
 
 
-class MeterSerializer(serializers.ModelSerializer):
+class MeterSerializer(LifecycleFields, serializers.ModelSerializer):
     eventType = serializers.CharField(source="event_type")
     eventFrom = serializers.DateTimeField(source="event_from", allow_null=True)
     valueProperty = serializers.SerializerMethodField()
     groupBy = serializers.JSONField(source="group_by")
-    createdAt = serializers.DateTimeField(source="created_at")
-    updatedAt = serializers.DateTimeField(source="updated_at")
-    deletedAt = serializers.DateTimeField(source="deleted_at", allow_null=True)
 
     class Meta:
         model = Meter

@@ -93,3 +93,38 @@ def test_rebuild_command_gives_identical_rollups(db):
     call_command("rebuild_rollups", "t")
     assert sorted(MeterRollup.objects.filter(meter=meter).values_list(*columns)) == before
     assert len(before) > 0
+
+
+def tokens_meter_with_events():
+    meter = services.meter_create(slug="t", aggregation="SUM", event_type="llm_tokens",
+                                  value_property="$.tokens", group_by={"model": "$.model"})
+    services.ingest_events([
+        {"specversion": "1.0", "id": str(n), "source": "s", "type": "llm_tokens",
+         "subject": "acme", "time": f"2024-05-01T10:{n:02d}:00Z",
+         "data": {"tokens": n, "model": f"m{n % 2}", "region": f"r{n % 3}"}}
+        for n in range(12)
+    ])
+    return meter
+
+
+def test_regrouping_a_meter_rebuilds_its_rollups(api):
+    meter = tokens_meter_with_events()
+    response = api.put("/api/v1/meters/t", {"groupBy": {"region": "$.region"}}, format="json")
+    assert response.status_code == 200
+    keys = set(MeterRollup.objects.filter(meter=meter).values_list("group_key", flat=True))
+    assert keys == {'{"region":"r0"}', '{"region":"r1"}', '{"region":"r2"}'}
+    assert sum(MeterRollup.objects.filter(meter=meter).values_list("sum", flat=True)) == 66
+
+
+def test_admin_rebuild_action_needs_a_post_and_gives_identical_rollups(admin_client):
+    from django.urls import reverse
+
+    meter = tokens_meter_with_events()
+    columns = ["subject", "group_key", "bucket_start", "count", "sum", "latest_seq"]
+    before = sorted(MeterRollup.objects.values_list(*columns))
+    MeterRollup.objects.update(sum=0)  # damage them; only a rebuild can repair this
+    url = reverse("admin:metering_meter_rebuild_detail", args=[meter.pk])
+    assert admin_client.get(url).status_code == 200
+    assert sorted(MeterRollup.objects.values_list(*columns)) != before
+    assert admin_client.post(url).status_code == 302
+    assert sorted(MeterRollup.objects.values_list(*columns)) == before
