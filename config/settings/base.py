@@ -44,6 +44,7 @@ INSTALLED_APPS = [
     "apps.core",
     "apps.customers",
     "apps.metering",
+    "apps.catalog",
 ]
 
 MIDDLEWARE = [
