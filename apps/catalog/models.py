@@ -178,12 +178,12 @@ class Plan(Versioned):
 
 
 class Addon(Versioned):
-    class InstanceType(models.TextChoices):
+    class Instances(models.TextChoices):
         SINGLE = "single"
         MULTIPLE = "multiple"
 
-    instance_type = models.CharField(max_length=8, choices=InstanceType.choices,
-                                     default=InstanceType.SINGLE)
+    instances = models.CharField("instance type", max_length=8, choices=Instances.choices,
+                                     default=Instances.SINGLE)
 
     history = HistoricalRecords(get_user=history_user)
 

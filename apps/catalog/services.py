@@ -103,7 +103,7 @@ class AddonData:
     key: str
     name: str
     currency: str = "USD"
-    instance_type: str = "single"
+    instances: str = "single"
     description: str = ""
     metadata: dict = field(default_factory=dict)
     rate_cards: list[RateCardData] = field(default_factory=list)
@@ -370,7 +370,7 @@ def plan_addon_set(*, plan: Plan, addon: Addon, from_plan_phase: str,
     if not plan.phases.filter(key=from_plan_phase).exists():
         raise InvalidInput(f"The plan has no phase “{from_plan_phase}”.",
                            field="fromPlanPhase")
-    if addon.instance_type == Addon.InstanceType.SINGLE and max_quantity not in (None, 1):
+    if addon.instances == Addon.Instances.SINGLE and max_quantity not in (None, 1):
         raise InvalidInput("A single-instance add-on can only be bought once.",
                            field="maxQuantity")
     if max_quantity is not None and max_quantity < 1:

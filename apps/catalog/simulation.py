@@ -96,7 +96,7 @@ def simulate(plan: Plan, *, usage: dict[str, Decimal], phase_key: str | None = N
         if priced is not None:
             lines.append(SimulatedLine(card=card, quantity=quantity, line=priced.line))
     true_up = ZERO
-    if plan.minimum_spend is not None:
+    if plan.minimum_spend is not None and lines:  # a free (trial) phase owes nothing
         usage_total = sum((s.line.total for s in lines if s.card.type == "usage_based"), ZERO)
         true_up = minimum_spend_true_up(usage_total, plan.minimum_spend, currency=plan.currency)
     return Simulation(plan=plan, phase=phase, currency=plan.currency, lines=lines,

@@ -2,6 +2,8 @@
 
 from decimal import Decimal, InvalidOperation
 
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from apps.catalog.models import Feature, RateCard
@@ -9,6 +11,7 @@ from apps.customers.api.serializers import MetadataField
 from apps.metering.models import SLUG_PATTERN as SLUG
 
 
+@extend_schema_field(OpenApiTypes.STR)
 class NumericField(serializers.Field):
     """OpenMeter's `Numeric`: a decimal string (numbers accepted), kept exact."""
 
@@ -281,7 +284,7 @@ def plan_representation(plan) -> dict:
 def addon_representation(addon) -> dict:
     return {
         **version_representation(addon),
-        "instanceType": addon.instance_type,
+        "instanceType": addon.instances,
         "rateCards": [rate_card_representation(card) for card in addon.rate_cards.all()],
     }
 

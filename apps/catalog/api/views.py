@@ -120,7 +120,7 @@ class VersionApi:
                   "description": data.get("description") or "",
                   "metadata": data.get("metadata") or {}, "currency": data["currency"]}
         if cls.model is Addon:
-            return services.AddonData(**common, instance_type=data["instanceType"],
+            return services.AddonData(**common, instances=data["instanceType"],
                                       rate_cards=cards(data["rateCards"]))
         return services.PlanData(
             **common, billing_cadence=data["billingCadence"],
@@ -265,10 +265,18 @@ def version_views(api: type[VersionApi], noun: str) -> dict:
     ):
         attrs = {"api": api}
         for method, operation_id in operations.items():
+            # A fresh function per resource: extend_schema annotates the function it is given.
             attrs[method] = extend_schema(operation_id=operation_id, request=OpenApiTypes.OBJECT,
-                                          responses=OpenApiTypes.OBJECT)(getattr(base, method))
+                                          responses=OpenApiTypes.OBJECT)(
+                _calling(getattr(base, method)))
         views[base.__name__] = type(f"{noun}{base.__name__}", (base,), attrs)
     return views
+
+
+def _calling(method):
+    def view_method(self, request, *args, **kwargs):
+        return method(self, request, *args, **kwargs)
+    return view_method
 
 
 PLAN_VIEWS = version_views(PlanApi, "Plan")

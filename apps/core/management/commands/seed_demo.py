@@ -1,5 +1,6 @@
 from django.core.management.base import BaseCommand
 
+from apps.catalog.demo import seed_catalog
 from apps.customers.demo import seed_customers
 from apps.metering.demo import seed_metering
 
@@ -10,4 +11,6 @@ class Command(BaseCommand):
     def handle(self, *args, **options):
         customers = seed_customers()
         events = seed_metering()
-        self.stdout.write(f"Demo data ready: {len(customers)} customers, {events} new events.")
+        catalog = seed_catalog()
+        self.stdout.write(f"Demo data ready: {len(customers)} customers, {events} new events, "
+                          f"{catalog['plans']} new plans, {catalog['addons']} new add-ons.")
