@@ -43,9 +43,10 @@ class RateCardError(PricingError):
 def decimal_or_none(value) -> Decimal | None:
     if value is None or value == "":
         return None
-    if isinstance(value, float | bool):
+    # Binary floating point never reaches a price: decimals travel as strings.
+    if isinstance(value, bool) or not isinstance(value, str | int | Decimal):
         raise InvalidOperation(value)
-    number = Decimal(str(value).strip())
+    number = Decimal(value.strip() if isinstance(value, str) else value)
     if not number.is_finite():
         raise InvalidOperation(value)
     return number

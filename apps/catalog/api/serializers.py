@@ -15,17 +15,21 @@ from apps.metering.models import SLUG_PATTERN as SLUG
 class NumericField(serializers.Field):
     """OpenMeter's `Numeric`: a decimal string (numbers accepted), kept exact."""
 
-    default_error_messages = {"invalid": "Enter a decimal number such as \"0.01\"."}
+    default_error_messages = {
+        "invalid": "Enter a decimal number such as \"0.01\".",
+        "inexact": "Send decimals as strings (e.g. \"0.01\"): a JSON number with a fraction "
+                   "is binary floating point and may not be exact.",
+    }
 
     def __init__(self, *, minimum: Decimal | None = Decimal(0), **kwargs):
         self.minimum = minimum
         super().__init__(**kwargs)
 
     def to_internal_value(self, data):
-        if isinstance(data, bool) or not isinstance(data, str | int | float):
-            self.fail("invalid")
+        if isinstance(data, bool) or not isinstance(data, str | int):
+            self.fail("inexact" if type(data).__name__ == "float" else "invalid")
         try:
-            number = Decimal(str(data).strip())
+            number = Decimal(data.strip() if isinstance(data, str) else data)
         except InvalidOperation:
             self.fail("invalid")
         if not number.is_finite():

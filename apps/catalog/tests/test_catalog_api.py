@@ -362,6 +362,7 @@ def test_simulation_compares_with_the_active_version(api, features):
     ({"usage": {"unknown": "1"}}, "usage.unknown"),
     ({"usage": {"api_calls": "-1"}}, "usage.api_calls"),
     ({"usage": {"api_calls": "many"}}, "usage.api_calls"),
+    ({"usage": {"api_calls": 1.5}}, "usage.api_calls"),  # floats are not exact
     ({}, "usage"),
     ({"customerId": "acme"}, "from"),
     ({"customerId": "nobody", "from": "2026-01-01T00:00:00Z", "to": "2026-02-01T00:00:00Z"},
