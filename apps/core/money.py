@@ -13,6 +13,7 @@ from decimal import (
     InvalidOperation,
     Overflow,
 )
+from fractions import Fraction
 from types import MappingProxyType
 
 # Enough digits that a 1e-9 unit price times 10^15 units, or a 30-digit quantity times a
@@ -107,6 +108,17 @@ def quantize_money(amount: Decimal | int, currency: str) -> Decimal:
                              context=_ROUNDING_CONTEXT)
     # -0.004 rounds to -0.00; a negative zero would print as "-0.00" on an invoice.
     return rounded.copy_abs() if rounded.is_zero() else rounded
+
+
+def quantize_fraction(value: Fraction, currency: str) -> Decimal:
+    """Round an exact rational amount (e.g. a prorated fee) half-up to the minor unit."""
+    scale = 10 ** currency_exponent(currency)
+    scaled = abs(value) * scale
+    units = scaled.numerator // scaled.denominator
+    if (scaled - units) * 2 >= 1:
+        units += 1
+    return quantize_money(Decimal(-units if value < 0 else units).scaleb(
+        -currency_exponent(currency), context=exact_decimal_context()), currency)
 
 
 def to_minor_units(amount: Decimal | int, currency: str) -> int:

@@ -11,9 +11,15 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from decimal import Decimal, Inexact, localcontext
+from fractions import Fraction
 from typing import Literal
 
-from apps.core.money import currency_exponent, exact_decimal_context, quantize_money
+from apps.core.money import (
+    currency_exponent,
+    exact_decimal_context,
+    quantize_fraction,
+    quantize_money,
+)
 
 PaymentTerm = Literal["in_advance", "in_arrears"]
 TieredMode = Literal["graduated", "volume"]
@@ -264,30 +270,44 @@ def price_flat(
     *,
     currency: str,
     quantity: Decimal | int = 1,
-    proration: Decimal | int = 1,
+    proration: Decimal | int | Fraction = 1,
     percentage_discount: PercentageDiscount | None = None,
 ) -> PricedLine:
-    """Price a flat fee; `proration` (0..1) is the share of the period being billed."""
+    """Price a flat fee; `proration` (0..1) is the share of the period being billed, a Decimal
+    or an exact Fraction (e.g. 17 days of 30), rounded once, half-up, with the fee."""
     _check_currency(currency)
     if not isinstance(price, FlatPrice):
         raise PricingError(f"price_flat needs a FlatPrice, got {type(price).__name__}.",
                            field="price")
     count = _non_negative(quantity, "quantity")
-    share = _non_negative(proration, "proration")
-    if share > ONE:
+    if isinstance(proration, Fraction):
+        exact_share = proration
+        share = Decimal(proration.numerator) / Decimal(proration.denominator)  # shown only
+    else:
+        share = _non_negative(proration, "proration")
+        exact_share = Fraction(share)
+    if not 0 <= exact_share <= 1:
         raise PricingError(f"proration must be between 0 and 1, got {share}.", field="proration")
     _check_optional(percentage_discount, PercentageDiscount, "percentage_discount")
+    exact_amount = Fraction(price.amount) * Fraction(count) * exact_share
     with _exact_arithmetic():
-        exact = price.amount * count * share
         component = PricedComponent(
             kind="flat", quantity=count, unit_price=None, flat_price=price.amount,
-            exact_amount=exact, amount=quantize_money(exact, currency),
+            exact_amount=exact_amount_decimal(exact_amount),
+            amount=quantize_fraction(exact_amount, currency),
         )
         return _priced_line(
             currency, [component], payment_term=price.payment_term, quantity=count,
             free_quantity=ZERO, proration=share, percentage_discount=percentage_discount,
             commitments=None,
         )
+
+
+def exact_amount_decimal(value: Fraction) -> Decimal:
+    """A rational amount to 60 significant digits, for display next to the rounded one."""
+    with localcontext(exact_decimal_context()) as context:
+        context.traps[Inexact] = False
+        return Decimal(value.numerator) / Decimal(value.denominator)
 
 
 def minimum_spend_true_up(usage_total: Decimal, minimum: Decimal, *, currency: str) -> Decimal:

@@ -607,3 +607,16 @@ def test_flat_fee_is_amount_times_quantity_times_proration(amount, quantity, sha
     assert Fraction(line.exact_subtotal) == Fraction(amount) * quantity * Fraction(share)
     assert line.total == quantize_money(line.exact_subtotal, currency)
     assert line.total <= quantize_money(amount * quantity, currency)
+
+
+def test_flat_fee_prorated_by_an_exact_fraction_rounds_once_half_up():
+    # 17 of 30 days of $49 = $27.7666… -> $27.77
+    assert price_flat(FlatPrice(D(49)), currency="USD", proration=Fraction(17, 30)).total \
+        == D("27.77")
+    # $0.375 × 1/3 = $0.125 exactly: a tie, rounded up (a 1/3 Decimal would give 0.12).
+    assert price_flat(FlatPrice(D("0.375")), currency="USD", proration=Fraction(1, 3)).total \
+        == D("0.13")
+    assert price_flat(FlatPrice(D(1000)), currency="JPY", proration=Fraction(1, 3)).total \
+        == D(333)
+    with pytest.raises(PricingError):
+        price_flat(FlatPrice(D(1)), currency="USD", proration=Fraction(4, 3))
