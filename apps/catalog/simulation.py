@@ -113,15 +113,21 @@ def customer_usage(plan: Plan, *, phase_key: str | None, customer, start: dateti
     cards = plan.rate_cards.filter(phase_key=phase.key, feature__isnull=False) \
         .select_related("feature__meter")
     for card in cards:
-        feature = card.feature
-        if feature.meter is None or feature.key in usage:
-            continue
-        rows = query_meter(feature.meter, MeterQuery(
-            start=start, end=end, customer_ids=[customer.pk],
-            filter_group_by={k: [v] for k, v in feature.meter_group_by_filters.items()},
-        ))
-        usage[feature.key] = sum((row.value for row in rows if row.value is not None), ZERO)
+        if card.feature.meter is not None and card.feature.key not in usage:
+            usage[card.feature.key] = feature_quantity(card.feature, customer.pk, start, end)
     return usage
+
+
+def feature_quantity(feature, customer_id: str, start: datetime, end: datetime) -> Decimal:
+    """What the feature's meter measured for one customer (all its subjects) over [start, end),
+    read from the rollups exactly as the meter query API answers it."""
+    if feature.meter is None or end <= start:
+        return ZERO
+    rows = query_meter(feature.meter, MeterQuery(
+        start=start, end=end, customer_ids=[customer_id],
+        filter_group_by={k: [v] for k, v in feature.meter_group_by_filters.items()},
+    ))
+    return sum((row.value for row in rows if row.value is not None), ZERO)
 
 
 def comparison_version(plan: Plan) -> Plan | None:

@@ -4,6 +4,7 @@ The defaults here are for development only: with nothing configured Meterline ru
 embedded SQLite file and a filesystem Celery broker under ``var/``.
 """
 
+from datetime import timedelta
 from pathlib import Path
 
 import environ
@@ -45,6 +46,7 @@ INSTALLED_APPS = [
     "apps.customers",
     "apps.metering",
     "apps.catalog",
+    "apps.billing",
 ]
 
 MIDDLEWARE = [
@@ -145,10 +147,16 @@ CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
 HEARTBEAT_INTERVAL_SECONDS = env.int("HEARTBEAT_INTERVAL_SECONDS", default=30)
+BILLING_CYCLE_INTERVAL_SECONDS = env.int("BILLING_CYCLE_INTERVAL_SECONDS", default=3600)
 CELERY_BEAT_SCHEDULE = {
     "heartbeat": {
         "task": "apps.core.tasks.heartbeat",
         "schedule": HEARTBEAT_INTERVAL_SECONDS,
+    },
+    # Hourly, so that each customer's period closes soon after its local midnight.
+    "billing-cycle": {
+        "task": "apps.billing.tasks.run_billing_cycle",
+        "schedule": BILLING_CYCLE_INTERVAL_SECONDS,
     },
 }
 
@@ -248,6 +256,9 @@ API_KEY_LAST_USED_RESOLUTION_SECONDS = 60
 API_KEY_CACHE_SECONDS = env.int("API_KEY_CACHE_SECONDS", default=10)
 METERLINE_INGEST_MAX_BODY_BYTES = env.int("METERLINE_INGEST_MAX_BODY_BYTES", default=1024 * 1024)
 METERLINE_INGEST_MAX_BATCH = env.int("METERLINE_INGEST_MAX_BATCH", default=5000)
+# Usage that arrives this long after its period was invoiced is still billed, on the next
+# invoice (BIL-7); older late events are only visible in the meter queries.
+BILLING_LATE_EVENT_WINDOW = timedelta(days=env.int("BILLING_LATE_EVENT_WINDOW_DAYS", default=35))
 # Django refuses larger bodies before our view sees them; keep its limit just above ours so
 # the view answers 413 with a problem body.
 DATA_UPLOAD_MAX_MEMORY_SIZE = METERLINE_INGEST_MAX_BODY_BYTES + 1
