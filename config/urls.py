@@ -9,6 +9,7 @@ api_v1 = [
     path("", include("apps.customers.api.urls")),
     path("", include("apps.metering.api.urls")),
     path("", include("apps.catalog.api.urls")),
+    path("", include("apps.billing.api.urls")),
     path("openapi.json", SpectacularJSONAPIView.as_view(), name="openapi-schema"),
     path("docs/", SpectacularSwaggerView.as_view(url_name="openapi-schema"), name="api-docs"),
 ]

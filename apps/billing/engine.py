@@ -135,7 +135,7 @@ def pieces(subscription: Subscription, until: datetime) -> list[Piece]:
 def cycle_instants(subscription: Subscription, until: datetime) -> list[datetime]:
     """Instants ≤ `until` at which something of the subscription falls due."""
     instants = set()
-    for piece in pieces(subscription, until):
+    for piece in pieces(subscription, until + timedelta(microseconds=1)):
         instants.add(piece.period.start)
         if piece.period.end <= until:
             instants.add(piece.period.end)

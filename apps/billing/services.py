@@ -5,7 +5,7 @@ from datetime import datetime, timedelta
 from decimal import Decimal
 
 from django.db import IntegrityError, transaction
-from django.db.models import Q
+from django.db.models import Exists, OuterRef, Q
 from django.utils import timezone
 
 from apps.billing import engine
@@ -73,8 +73,13 @@ def run_billing(as_of: datetime | None = None) -> RunResult:
     parallel: each cycle is claimed once by the database."""
     as_of = as_of or timezone.now()
     result = RunResult()
+    final_cycle_billed = Exists(SubscriptionCycle.objects.filter(
+        subscription=OuterRef("pk"), cycle_at=OuterRef("active_to")))
+    # Ended subscriptions drop out once their final cycle is billed and late events for it
+    # can no longer arrive.
     subscriptions = Subscription.objects.filter(active_from__lte=as_of).filter(
         Q(active_to__isnull=True) | Q(active_to__gte=as_of - _longest_window())
+        | ~final_cycle_billed
     ).select_related("customer__parent", "plan").order_by("active_from", "id")
     for subscription in subscriptions:
         delay = terms_for(engine.billed_customer(subscription.customer)).profile \
@@ -156,16 +161,23 @@ def _add_lines(invoice: Invoice, subscription: Subscription, drafts) -> None:
             amount=draft.amount, tiers=draft.tiers)
 
 
-def recompute_totals(invoice: Invoice) -> Invoice:
-    lines = list(invoice.lines.all())
-    currency = invoice.currency
-    invoice.subtotal = sum((line.subtotal for line in lines), ZERO)
-    invoice.discount_total = sum((line.discount for line in lines), ZERO)
-    invoice.adjustment_total = sum((line.adjustment for line in lines), ZERO)
+def totals_of(invoice: Invoice, lines) -> dict[str, Decimal]:
     net = sum((line.amount for line in lines), ZERO)
     # Exclusive tax, rounded once on the invoice's net amount.
-    invoice.tax_amount = quantize_money(net * invoice.tax_rate / 100, currency)
-    invoice.total = quantize_money(net + invoice.tax_amount, currency)
+    tax = quantize_money(net * invoice.tax_rate / 100, invoice.currency)
+    return {
+        "subtotal": sum((line.subtotal for line in lines), ZERO),
+        "discount_total": sum((line.discount for line in lines), ZERO),
+        "adjustment_total": sum((line.adjustment for line in lines), ZERO),
+        "tax_amount": tax,
+        "total": quantize_money(net + tax, invoice.currency),
+    }
+
+
+def recompute_totals(invoice: Invoice) -> Invoice:
+    lines = list(invoice.lines.all())
+    for name, value in totals_of(invoice, lines).items():
+        setattr(invoice, name, value)
     if lines:
         invoice.period_start = min(line.period_start for line in lines)
         invoice.period_end = max(line.period_end for line in lines)

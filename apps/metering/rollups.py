@@ -60,7 +60,8 @@ def deltas_for(events: Iterable[tuple[CloudEvent, int]], meters: list[CompiledMe
     return deltas
 
 
-METERS_VERSION_SQL = "SELECT count(*), max(updated_at) FROM metering_meter"
+# max(id) too: a meter replaced within the same clock tick (frozen test clocks) still changes it.
+METERS_VERSION_SQL = "SELECT count(*), max(updated_at), max(id) FROM metering_meter"
 # One round trip: the ingest lock, the meters' version, then the locks of the live meters of
 # this batch's event types (a rebuild of one meter holds up only the ingests it concerns).
 INGEST_START_SQL = (
