@@ -91,13 +91,27 @@ def run_billing(as_of: datetime | None = None) -> RunResult:
                 result.cycles += 1
                 if invoice is not None:
                     result.invoices.add(invoice.pk)
-    for invoice in Invoice.objects.filter(status=Invoice.Status.DRAFT,
-                                          kind=Invoice.Kind.STANDARD):
-        if invoice.issue_after and invoice.issue_after > as_of:
-            refresh_draft(invoice)
-        elif not invoice.requires_approval and invoice.lines.exists():
-            result.issued.append(invoice_issue(invoice, at=as_of).pk)
+    drafts = Invoice.objects.filter(status=Invoice.Status.DRAFT, kind=Invoice.Kind.STANDARD)
+    for invoice_id in drafts.values_list("pk", flat=True):
+        if _advance_draft(invoice_id, as_of):
+            result.issued.append(invoice_id)
     return result
+
+
+@transaction.atomic
+def _advance_draft(invoice_id: str, as_of: datetime) -> bool:
+    """Refresh a draft during its draft period, then issue it (unless it awaits approval).
+    Locked and re-read, so concurrent runs never issue the same draft twice."""
+    invoice = Invoice.objects.select_for_update().filter(pk=invoice_id).first()
+    if invoice is None or not invoice.is_draft:
+        return False
+    if invoice.issue_after and invoice.issue_after > as_of:
+        refresh_draft(invoice)
+        return False
+    if invoice.requires_approval or not invoice.lines.exists():
+        return False
+    invoice_issue(invoice, at=as_of)
+    return True
 
 
 def _longest_window() -> timedelta:

@@ -1,3 +1,5 @@
+from datetime import datetime
+
 from celery import shared_task
 
 from apps.billing import pdf, services
@@ -5,9 +7,10 @@ from apps.billing.models import Invoice
 
 
 @shared_task
-def run_billing_cycle():
-    """Scheduled hourly by beat. Safe to run twice or concurrently: cycles are claimed once."""
-    result = services.run_billing()
+def run_billing_cycle(at: str | None = None):
+    """Scheduled hourly by beat (as of now); `at` (RFC 3339) runs it as of another instant.
+    Safe to run twice, concurrently or again after a worker died: cycles are claimed once."""
+    result = services.run_billing(datetime.fromisoformat(at) if at else None)
     return {"cycles": result.cycles, "issued": len(result.issued)}
 
 
