@@ -42,7 +42,7 @@ from apps.catalog.prices import (
 )
 from apps.catalog.simulation import feature_quantity
 from apps.core.durations import parse_duration
-from apps.core.money import quantize_fraction
+from apps.core.money import quantize_fraction, quantize_money
 
 ZERO = Decimal(0)
 MINIMUM_SPEND_KEY = "minimum_spend"
@@ -293,10 +293,11 @@ def _difference(subscription, charge: Charge) -> LineDraft | None:
             charge.quantity if not earlier else None),
         metered_quantity=charge.quantity if charge.type == "usage_based" else None,
         unit_price=charge.unit_price,
-        subtotal=line.subtotal - billed["subtotal"],
-        discount=-line.discount - billed["discount"],
-        adjustment=line.commitment_adjustment - billed["adjustment"],
-        amount=amount,
+        subtotal=quantize_money(line.subtotal - billed["subtotal"], line.currency),
+        discount=quantize_money(-line.discount - billed["discount"], line.currency),
+        adjustment=quantize_money(line.commitment_adjustment - billed["adjustment"],
+                                  line.currency),
+        amount=quantize_money(amount, line.currency),
         tiers=_tier_difference(line, earlier),
     )
 

@@ -179,10 +179,13 @@ def totals_of(invoice: Invoice, lines) -> dict[str, Decimal]:
     net = sum((line.amount for line in lines), ZERO)
     # Exclusive tax, rounded once on the invoice's net amount.
     tax = quantize_money(net * invoice.tax_rate / 100, invoice.currency)
+    currency = invoice.currency
     return {
-        "subtotal": sum((line.subtotal for line in lines), ZERO),
-        "discount_total": sum((line.discount for line in lines), ZERO),
-        "adjustment_total": sum((line.adjustment for line in lines), ZERO),
+        "subtotal": quantize_money(sum((line.subtotal for line in lines), ZERO), currency),
+        "discount_total": quantize_money(sum((line.discount for line in lines), ZERO),
+                                         currency),
+        "adjustment_total": quantize_money(sum((line.adjustment for line in lines), ZERO),
+                                           currency),
         "tax_amount": tax,
         "total": quantize_money(net + tax, invoice.currency),
     }
