@@ -92,7 +92,9 @@ def run_billing(as_of: datetime | None = None) -> RunResult:
                 if invoice is not None:
                     result.invoices.add(invoice.pk)
     drafts = Invoice.objects.filter(status=Invoice.Status.DRAFT, kind=Invoice.Kind.STANDARD)
-    for invoice_id in drafts.values_list("pk", flat=True):
+    # Oldest cycle first, so numbers follow the periods they bill.
+    for invoice_id in drafts.order_by("cycle_at", "created_at", "pk").values_list("pk",
+                                                                                  flat=True):
         if _advance_draft(invoice_id, as_of):
             result.issued.append(invoice_id)
     return result

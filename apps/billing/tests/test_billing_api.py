@@ -158,3 +158,23 @@ def test_invoice_now(api, acme, world):
     assert invoice["status"] == "issued" and invoice["totals"]["total"] == "3.00"
     assert api.post("/api/v1/billing/invoices/invoice", {"customerId": "nobody"},
                     format="json").status_code == 400
+
+
+def test_demo_billing_leaves_issued_invoices_and_one_awaiting_approval(db):
+    from django.core.management import call_command
+
+    from apps.billing.models import SubscriptionCycle
+
+    call_command("seed_demo")
+    issued = Invoice.objects.filter(status="issued")
+    assert issued.filter(currency="USD").exists() and issued.filter(currency="EUR").exists()
+    assert Invoice.objects.filter(status="draft", requires_approval=True,
+                                  customer__key="hooli").exists()
+    consolidated = Invoice.objects.filter(customer__key="massive", lines__type="usage_based",
+                                          status="issued").distinct().get()
+    assert {line.customer.key for line in consolidated.lines.all()} == {
+        "massive", "massive-labs", "massive-retail"}
+    assert not Invoice.objects.filter(customer__key="massive-labs").exists()
+    counts = (Invoice.objects.count(), SubscriptionCycle.objects.count())
+    call_command("seed_demo")
+    assert (Invoice.objects.count(), SubscriptionCycle.objects.count()) == counts
