@@ -64,6 +64,7 @@ class Charge:
     key: str
     name: str
     piece: Piece
+    period: Period  # the service period: the piece, or the part an add-on was held
     due_at: datetime
     line: PricedLine | None
     feature_key: str = ""
@@ -186,9 +187,8 @@ def charges(subscription: Subscription, piece: Piece, partial_until: datetime | 
             if charge is not None:
                 result.append(charge)
             continue
-        end = partial_until or piece.period.end
-        metered = feature_quantity(card.feature, subscription.customer_id,
-                                   piece.period.start, end)
+        end = min(partial_until or covered.end, covered.end)
+        metered = feature_quantity(card.feature, subscription.customer_id, covered.start, end)
         commitments = commitments_of(card)
         if partial_until is not None and commitments is not None:
             # A running period has not failed its minimum yet; only the cap applies.
@@ -200,7 +200,7 @@ def charges(subscription: Subscription, piece: Piece, partial_until: datetime | 
         priced_usage = True
         usage_total += line.total
         result.append(Charge(type="usage_based", key=key, name=card.name, piece=piece,
-                             due_at=piece.period.end, line=line,
+                             period=covered, due_at=covered.end, line=line,
                              feature_key=card.feature.key, quantity=metered,
                              unit_price=getattr(price, "amount", None)))
     if plan.minimum_spend is not None and priced_usage and partial_until is None:
@@ -213,7 +213,7 @@ def charges(subscription: Subscription, piece: Piece, partial_until: datetime | 
             components=(), subtotal=ZERO, discount=ZERO, commitment_adjustment=true_up,
             total=true_up)
         result.append(Charge(type="minimum_spend", key=MINIMUM_SPEND_KEY,
-                             name="Minimum spend true-up", piece=piece,
+                             name="Minimum spend true-up", piece=piece, period=piece.period,
                              due_at=piece.period.end, line=line))
     return result
 
@@ -231,8 +231,8 @@ def _flat_charge(subscription, piece, covered, card, price, key, quantity) -> Ch
                       proration=portion,
                       percentage_discount=percentage_discount_of(card))
     in_advance = price.payment_term == "in_advance" or one_time
-    return Charge(type="flat_fee", key=key, name=card.name, piece=piece,
-                  due_at=piece.period.start if in_advance else piece.period.end, line=line,
+    return Charge(type="flat_fee", key=key, name=card.name, piece=piece, period=covered,
+                  due_at=covered.start if in_advance else covered.end, line=line,
                   feature_key=card.feature.key if card.feature_id else "",
                   quantity=Decimal(quantity), unit_price=price.amount)
 
@@ -265,7 +265,7 @@ def _with_override(card: RateCard, override) -> RateCard:
 def _difference(subscription, charge: Charge) -> LineDraft | None:
     earlier = InvoiceLine.objects.filter(
         subscription=subscription, rate_card_key=charge.key,
-        period_start=charge.piece.period.start,
+        period_start=charge.period.start,
     ).exclude(invoice__status=Invoice.Status.VOID)
     earlier = list(earlier)
     line = charge.line
@@ -283,12 +283,12 @@ def _difference(subscription, charge: Charge) -> LineDraft | None:
         description = ("Late usage" if charge.type == "usage_based" and amount >= 0
                        else "Unused time credit" if amount < 0 else "Adjustment")
     elif line.proration != 1:
-        description = f"Prorated: {_days(charge.piece.period)} of {_days(charge.piece.full)} days"
+        description = f"Prorated: {_days(charge.period)} of {_days(charge.piece.full)} days"
     return LineDraft(
         type="proration_credit" if earlier and amount < 0 and charge.type == "flat_fee"
         else charge.type,
         key=charge.key, feature_key=charge.feature_key, name=charge.name,
-        description=description, period=charge.piece.period,
+        description=description, period=charge.period,
         quantity=quantity if charge.type == "usage_based" else (
             charge.quantity if not earlier else None),
         metered_quantity=charge.quantity if charge.type == "usage_based" else None,

@@ -1,5 +1,7 @@
 """Billing scenarios over several months with a mock clock, totals computed by hand."""
 
+from datetime import timedelta
+
 import pytest
 
 from apps.billing import subscriptions
@@ -14,6 +16,7 @@ from apps.billing.tests.conftest import (
     totals,
     use,
 )
+from apps.core.errors import InvalidInput
 
 pytestmark = pytest.mark.django_db
 
@@ -242,3 +245,73 @@ def billing_now(customer_, when):
     from apps.billing import services
 
     return services.invoice_now(customer_, as_of=at(when))
+
+
+def test_addons_bought_mid_period_are_prorated_and_negotiated_prices_apply(world):
+    from apps.catalog import services as catalog
+
+    seats = catalog.addon_create(data=catalog.AddonData(
+        key="seats", name="Seats", instances="multiple", rate_cards=[
+            card("seat", "Seat", type="flat_fee", price_type="flat", price_amount=D(10))]))
+    catalog.version_publish(seats)
+    draft = catalog.plan_create(data=catalog.PlanData(key="team", name="Team", phases=[
+        catalog.PhaseData(key="default", name="Team", rate_cards=[
+            card("base_fee", "Base fee", type="flat_fee", price_type="flat",
+                 price_amount=D(100))])]))
+    catalog.plan_addon_set(plan=draft, addon=seats, from_plan_phase="default", max_quantity=5)
+    plan = catalog.version_publish(draft)
+    acme = customer("acme")
+    subscription = subscribe(acme, plan, "2026-03-01T00:00:00Z")
+    subscriptions.subscription_override_set(subscription, rate_card_key="base_fee",
+                                            price_amount=D(80), note="Contract 42")
+    run("2026-03-02T00:00:00Z")
+    subscriptions.subscription_addon_set(subscription, addon=seats, quantity=2,
+                                         now=at("2026-03-16T00:00:00Z"))
+    with pytest.raises(InvalidInput):
+        subscriptions.subscription_addon_set(subscription, addon=seats, quantity=6,
+                                             now=at("2026-03-17T00:00:00Z"))
+    run("2026-04-01T00:00:00Z")
+    # Negotiated $80 instead of $100. Two seats from Mar 16: 2 × $10 × 16/31 = $10.32,
+    # billed with the next cycle; then April: $80 + 2 × $10.
+    assert totals(acme) == [("2026-03-01", D("80.00"), "issued"),
+                            ("2026-04-01", D("110.32"), "issued")]
+    april = acme.invoices.get(cycle_at=at("2026-04-01T00:00:00Z"))
+    seat_lines = sorted((line.period_start, line.quantity, line.amount)
+                        for line in april.lines.filter(rate_card_key="seats.seat"))
+    assert seat_lines == [(at("2026-03-16T00:00:00Z"), D(2), D("10.32")),
+                          (at("2026-04-01T00:00:00Z"), D(2), D("20.00"))]
+
+
+def test_drafts_are_refreshed_during_their_draft_period_then_issue(world):
+    from apps.billing.models import BillingProfile
+
+    BillingProfile.objects.filter(is_default=True).update(draft_period=timedelta(days=2))
+    acme = customer("acme")
+    subscribe(acme, basic_plan(), "2026-03-01T00:00:00Z")
+    run("2026-03-01T00:00:00Z")
+    use("acme", "calls", 100, "2026-03-20T00:00:00Z")
+    run("2026-04-01T00:00:00Z")
+    april = acme.invoices.get(cycle_at=at("2026-04-01T00:00:00Z"))
+    assert (april.status, april.total) == ("draft", D("11.00"))
+    use("acme", "calls", 300, "2026-03-31T12:00:00Z")  # late, inside the draft period
+    run("2026-04-02T00:00:00Z")
+    april.refresh_from_db()
+    assert (april.status, april.total) == ("draft", D("14.00"))
+    run("2026-04-03T00:00:00Z")
+    april.refresh_from_db()
+    assert (april.status, april.total) == ("issued", D("14.00"))
+    assert april.lines.get(type="usage_based").quantity == D(400)
+
+
+def test_run_billing_command(world):
+    from io import StringIO
+
+    from django.core.management import CommandError, call_command
+
+    acme = customer("acme")
+    subscribe(acme, basic_plan(), "2026-03-01T00:00:00Z")
+    out = StringIO()
+    call_command("run_billing", "--at", "2026-04-01T00:00:00Z", stdout=out)
+    assert "Billed 2 cycles on 2 invoices; issued 2." in out.getvalue()
+    with pytest.raises(CommandError):
+        call_command("run_billing", "--at", "2026-04-01T00:00:00")  # no time zone
