@@ -1,5 +1,7 @@
 """Every admin page a superuser can reach answers 200, on real data."""
 
+from decimal import Decimal
+
 import pytest
 from django.contrib import admin
 from django.test import RequestFactory
@@ -13,6 +15,7 @@ from django_celery_beat.models import (
     SolarSchedule,
 )
 
+from apps.catalog import services as catalog_services
 from apps.core import services as core_services
 from apps.metering import services as metering_services
 
@@ -29,8 +32,17 @@ def one_of_everything(demo_world, admin_user):
     CrontabSchedule.objects.create(minute="0", hour="*")
     SolarSchedule.objects.create(event="sunrise", latitude=52.5, longitude=13.4)
     ClockedSchedule.objects.create(clocked_time=timezone.now())
-    metering_services.meter_create(slug="tokens", aggregation="SUM", event_type="llm",
-                                   value_property="$.tokens", group_by={"model": "$.model"})
+    meter = metering_services.meter_create(slug="tokens", aggregation="SUM", event_type="llm",
+                                           value_property="$.tokens",
+                                           group_by={"model": "$.model"})
+    tokens = catalog_services.feature_create(key="tokens", name="Tokens", meter=meter)
+    catalog_services.addon_create(data=catalog_services.AddonData(key="seats", name="Seats"))
+    plan = catalog_services.plan_create(data=catalog_services.PlanData(
+        key="pro", name="Pro", phases=[catalog_services.PhaseData(
+            key="default", name="Pro", rate_cards=[catalog_services.RateCardData({
+                "key": "tokens", "name": "Tokens", "feature": tokens, "billing_cadence": "P1M",
+                "price_type": "unit", "price_amount": Decimal("0.001")})])]))
+    catalog_services.version_next(catalog_services.version_publish(plan))  # v1 active, v2 draft
     event = {"specversion": "1.0", "id": "e1", "source": "gw", "type": "llm",
              "subject": "acme-web", "time": timezone.now().isoformat(),
              "data": {"tokens": 5, "model": "m"}}
