@@ -4,6 +4,7 @@ from drf_spectacular.views import SpectacularJSONAPIView, SpectacularSwaggerView
 
 from apps.core import views as core_views
 from apps.metering.api.views import KongEventIngestView
+from apps.stripe_sync.views import stripe_webhook
 
 api_v1 = [
     path("", include("apps.customers.api.urls")),
@@ -18,6 +19,7 @@ urlpatterns = [
     path("healthz", core_views.healthz, name="healthz"),
     path("readyz", core_views.readyz, name="readyz"),
     path("api/v1/", include(api_v1)),
+    path("api/v1/stripe/webhook", stripe_webhook, name="stripe-webhook"),
     path("api/v3/openmeter/events", KongEventIngestView.as_view(), name="v3-events"),
     path("admin/", admin.site.urls),
     path("", core_views.home, name="home"),

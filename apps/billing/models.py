@@ -294,6 +294,7 @@ class InvoiceLine(models.Model):
         PRORATION_CREDIT = "proration_credit", "unused time credit"
         MANUAL = "manual"
         CREDIT = "credit", "credit"
+        ROUNDING = "rounding", "payment rounding"
 
     invoice = models.ForeignKey(Invoice, on_delete=models.CASCADE, related_name="lines")
     position = models.PositiveIntegerField(default=0)

@@ -2,13 +2,13 @@
 
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from decimal import Decimal
+from decimal import ROUND_HALF_UP, Decimal
 
 from django.db import IntegrityError, transaction
 from django.db.models import Exists, OuterRef, Q
 from django.utils import timezone
 
-from apps.billing import engine
+from apps.billing import engine, signals
 from apps.billing.models import (
     BillingProfile,
     CustomerBilling,
@@ -179,8 +179,10 @@ def _add_lines(invoice: Invoice, subscription: Subscription, drafts) -> None:
 
 def totals_of(invoice: Invoice, lines) -> dict[str, Decimal]:
     net = sum((line.amount for line in lines), ZERO)
+    taxable = sum((line.amount for line in lines if line.type != InvoiceLine.Type.ROUNDING),
+                  ZERO)
     # Exclusive tax, rounded once on the invoice's net amount.
-    tax = quantize_money(net * invoice.tax_rate / 100, invoice.currency)
+    tax = quantize_money(taxable * invoice.tax_rate / 100, invoice.currency)
     currency = invoice.currency
     return {
         "subtotal": quantize_money(sum((line.subtotal for line in lines), ZERO), currency),
@@ -261,6 +263,7 @@ def invoice_issue(invoice: Invoice, *, at: datetime | None = None) -> Invoice:
         raise Conflict("An invoice without lines cannot be issued.")
     at = at or timezone.now()
     recompute_totals(invoice)
+    _round_for_payment(invoice)
     profile = invoice.profile
     prefix = (profile.credit_note_prefix if invoice.kind == Invoice.Kind.CREDIT_NOTE
               else profile.invoice_prefix)
@@ -273,6 +276,28 @@ def invoice_issue(invoice: Invoice, *, at: datetime | None = None) -> Invoice:
     invoice.save()
     transaction.on_commit(lambda: _after_issue(invoice.pk))
     return invoice
+
+
+# Card networks settle these three-decimal currencies in steps of 0.010 (Stripe refuses other
+# amounts), so their invoices get an explicit rounding line rather than being re-rounded later.
+SETTLED_IN_TENS = {"BHD", "JOD", "KWD", "OMR", "TND"}
+
+
+def _round_for_payment(invoice: Invoice) -> None:
+    if invoice.currency not in SETTLED_IN_TENS:
+        return
+    step = Decimal("0.010")
+    payable = (invoice.total / step).quantize(Decimal(1), rounding=ROUND_HALF_UP) * step
+    if payable == invoice.total:
+        return
+    InvoiceLine.objects.create(
+        invoice=invoice, position=invoice.lines.count(), type=InvoiceLine.Type.ROUNDING,
+        customer=invoice.customer, name="Rounding",
+        description=f"{invoice.currency} is settled in steps of 0.010",
+        period_start=invoice.period_start or invoice.created_at,
+        period_end=invoice.period_end or invoice.created_at,
+        subtotal=payable - invoice.total, amount=payable - invoice.total, managed=False)
+    recompute_totals(invoice)
 
 
 def next_number(series: str) -> str:
@@ -290,6 +315,7 @@ def _after_issue(invoice_id: str) -> None:
     from apps.billing.tasks import render_invoice_pdf
 
     render_invoice_pdf.delay(invoice_id)
+    signals.invoice_issued.send(sender=Invoice, invoice_id=invoice_id)
 
 
 @transaction.atomic
@@ -309,6 +335,8 @@ def invoice_void(invoice: Invoice, *, reason: str, at: datetime | None = None) -
     invoice.voided_at = at or timezone.now()
     invoice.void_reason = reason.strip()
     invoice.save()
+    transaction.on_commit(lambda: signals.invoice_voided.send(sender=Invoice,
+                                                              invoice_id=invoice.pk))
     return invoice
 
 

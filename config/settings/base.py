@@ -47,6 +47,7 @@ INSTALLED_APPS = [
     "apps.metering",
     "apps.catalog",
     "apps.billing",
+    "apps.stripe_sync",
 ]
 
 MIDDLEWARE = [
@@ -256,6 +257,15 @@ API_KEY_LAST_USED_RESOLUTION_SECONDS = 60
 API_KEY_CACHE_SECONDS = env.int("API_KEY_CACHE_SECONDS", default=10)
 METERLINE_INGEST_MAX_BODY_BYTES = env.int("METERLINE_INGEST_MAX_BODY_BYTES", default=1024 * 1024)
 METERLINE_INGEST_MAX_BATCH = env.int("METERLINE_INGEST_MAX_BATCH", default=5000)
+# Stripe: sync is off without a secret key. STRIPE_API_BASE points the official library at
+# another server (tests use a local fake; staging may use stripe-mock).
+STRIPE_SECRET_KEY = env.str("STRIPE_SECRET_KEY", default="")
+STRIPE_WEBHOOK_SECRET = env.str("STRIPE_WEBHOOK_SECRET", default="")
+STRIPE_API_BASE = env.str("STRIPE_API_BASE", default="https://api.stripe.com")
+STRIPE_TIMEOUT_SECONDS = env.float("STRIPE_TIMEOUT_SECONDS", default=20.0)
+STRIPE_MAX_ATTEMPTS = env.int("STRIPE_MAX_ATTEMPTS", default=6)
+STRIPE_RETRY_BASE_SECONDS = env.float("STRIPE_RETRY_BASE_SECONDS", default=1.0)
+STRIPE_WEBHOOK_TOLERANCE_SECONDS = env.int("STRIPE_WEBHOOK_TOLERANCE_SECONDS", default=300)
 # Usage that arrives this long after its period was invoiced is still billed, on the next
 # invoice (BIL-7); older late events are only visible in the meter queries.
 BILLING_LATE_EVENT_WINDOW = timedelta(days=env.int("BILLING_LATE_EVENT_WINDOW_DAYS", default=35))

@@ -2,6 +2,8 @@
 
 from decimal import Decimal
 
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from apps.billing.models import Invoice, InvoiceLine, Subscription
@@ -9,6 +11,7 @@ from apps.core.times import rfc3339
 from apps.customers.api.serializers import MetadataField
 
 
+@extend_schema_field(OpenApiTypes.STR)
 class TimingField(serializers.Field):
     """`immediate`, `next_billing_cycle` or an RFC 3339 instant."""
 

@@ -221,13 +221,13 @@ def test_a_worker_killed_mid_run_and_restarted_bills_the_same_invoices(world, te
         with Connection(BROKER) as broker:
             run_billing_cycle.apply_async(kwargs={"at": "2026-04-01T00:00:00+00:00"},
                                           connection=broker)
-        wait(lambda: SubscriptionCycle.objects.count() >= 10, timeout=60)
+        wait(lambda: SubscriptionCycle.objects.count() >= 10, timeout=180)
         os.killpg(worker.pid, signal.SIGKILL)
         worker.wait()
         done = SubscriptionCycle.objects.count()
         assert done < total_cycles, "the run finished before the worker could be killed"
         worker = start_worker(env)  # the unacknowledged task is delivered again
-        wait(lambda: SubscriptionCycle.objects.count() == total_cycles, timeout=120)
+        wait(lambda: SubscriptionCycle.objects.count() == total_cycles, timeout=300)
         wait(lambda: not Invoice.objects.filter(status="draft").exists(), timeout=30)
     finally:
         os.killpg(worker.pid, signal.SIGTERM)
