@@ -289,3 +289,28 @@ def test_webhook_effects(pushed, stripe_settings):
     process(voided["id"])
     invoice.refresh_from_db()
     assert (invoice.status, invoice.void_reason) == ("void", "Voided in Stripe.")
+
+
+# --- admin ---------------------------------------------------------------------------------
+
+
+@pytest.mark.django_db
+def test_admin_shows_sync_state_and_retries_a_failed_push(world, stripe_settings,
+                                                          stripe_server, admin_client):
+    [invoice] = issued_invoices(1)
+    stripe_settings.STRIPE_MAX_ATTEMPTS = 1
+    stripe_server.fail_next(1, status=500, path_prefix="/v1/customers")
+    with pytest.raises(Exception):  # noqa: B017
+        services.invoice_push(invoice)
+    page = admin_client.get("/admin/stripe_sync/stripeinvoice/")
+    assert "sync failed" in page.content.decode() and "500" in page.content.decode()
+    retry = admin_client.post(f"/admin/stripe_sync/stripeinvoice/{invoice.pk}/retry/")
+    assert retry.status_code == 302
+    assert StripeInvoice.objects.get(invoice=invoice).state == "pending"
+
+
+@pytest.mark.django_db
+def test_admin_says_when_sync_is_off(admin_client, settings):
+    settings.STRIPE_SECRET_KEY = ""
+    page = admin_client.get("/admin/stripe_sync/stripewebhookevent/", follow=True)
+    assert "Stripe sync is off" in page.content.decode()
