@@ -49,6 +49,26 @@ def one_of_everything(demo_world, admin_user):
     metering_services.ingest_events([event])
     metering_services.ingest_events([event | {"data": {"tokens": 6, "model": "m"}}])
 
+    # --- billing (finance admin): profiles, customer settings, subscriptions, cycles, issued
+    # invoices with lines, drafts awaiting approval and a credit note (the newest invoice,
+    # so the one whose change page is opened) — see apps/billing/tests/builders.py.
+    from apps.billing import services as billing_services
+    from apps.billing.tests.builders import finance_world
+
+    billing = finance_world()
+    billing_services.credit_note_create(billing.issued, reason="Disputed usage")
+    # --- end of billing
+
+    # --- Stripe sync records (no Stripe needed to show them)
+    from apps.stripe_sync.models import StripeCustomer, StripeInvoice, StripeWebhookEvent
+
+    StripeCustomer.objects.create(customer=billing.issued.customer, stripe_id="cus_test123")
+    StripeInvoice.objects.create(invoice=billing.issued, stripe_id="in_test123",
+                                 state="failed", last_error="APIError (HTTP 500)")
+    StripeWebhookEvent.objects.create(id="evt_test123", type="invoice.paid",
+                                      created=timezone.now(), object_id="in_test123",
+                                      payload={"id": "evt_test123"}, state="processed")
+
 
 def admin_url(model, page, *args):
     return reverse(f"admin:{model._meta.app_label}_{model._meta.model_name}_{page}", args=args)
@@ -94,3 +114,15 @@ def test_seed_demo_is_idempotent(db):
     assert first[0] == 13 and first[3] > 10_000
     call_command("seed_demo")
     assert counts() == first
+
+
+def test_customer_page_links_to_its_invoices_subscriptions_and_stripe(admin_client,
+                                                                      demo_world):
+    from apps.customers.models import Customer
+
+    customer = Customer.objects.get(key="acme")
+    html = admin_client.get(admin_url(Customer, "change", customer.pk)).content.decode()
+    assert "Stripe: not linked" in html
+    for page in ("invoice", "subscription"):
+        listed = admin_client.get(f"/admin/billing/{page}/?customer__id__exact={customer.pk}")
+        assert listed.status_code == 200 and "?e=1" not in listed.get("Location", "")

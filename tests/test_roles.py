@@ -47,3 +47,19 @@ def test_finance_can_change_a_customer(client, staff_user, demo_world):
 def test_no_role_sees_api_keys(client, staff_user, role):
     client.force_login(staff_user(role))
     assert client.get(reverse("admin:core_apikey_changelist")).status_code == 403
+
+
+@pytest.mark.django_db
+def test_read_only_roles_cannot_revert_through_the_history_page(client, staff_user,
+                                                               demo_world):
+    from apps.customers.models import Customer
+
+    customer = Customer.objects.get(key="acme")
+    customer.name = "Acme renamed"
+    customer.save()
+    old = customer.history.order_by("history_date").first()
+    client.force_login(staff_user("Support"))
+    url = f"/admin/customers/customer/{customer.pk}/history/{old.history_id}/"
+    response = client.post(url, {"name": "Hijacked"})
+    assert response.status_code == 403
+    assert Customer.objects.get(pk=customer.pk).name == "Acme renamed"

@@ -25,5 +25,12 @@ def store_pdf(invoice: Invoice) -> bytes:
 
 
 def pdf_of(invoice: Invoice) -> bytes:
-    stored = Invoice.objects.filter(pk=invoice.pk).values_list("pdf", flat=True).first()
-    return bytes(stored) if stored is not None else store_pdf(invoice)
+    stored = Invoice.objects.filter(pk=invoice.pk).values(
+        "pdf", "pdf_rendered_at", "voided_at").first()
+    if stored is None or stored["pdf"] is None:
+        return store_pdf(invoice)
+    if stored["voided_at"] and (stored["pdf_rendered_at"] is None
+                                or stored["pdf_rendered_at"] < stored["voided_at"]):
+        # Kept from before the void: whoever opens it now must see that it is void.
+        return store_pdf(Invoice.objects.get(pk=invoice.pk))
+    return bytes(stored["pdf"])

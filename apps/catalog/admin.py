@@ -16,7 +16,6 @@ from django.shortcuts import get_object_or_404, redirect
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils.html import format_html, format_html_join
-from simple_history.admin import SimpleHistoryAdmin
 from unfold.admin import ModelAdmin, StackedInline, TabularInline
 from unfold.decorators import action, display
 
@@ -59,6 +58,7 @@ from apps.catalog.simulation import (
     simulate,
 )
 from apps.core.errors import ApplicationError, InvalidInput
+from apps.core.history import GuardedHistoryAdmin
 
 STATUS_COLOURS = {Status.DRAFT: "info", Status.SCHEDULED: "warning", Status.ACTIVE: "success",
                   Status.ARCHIVED: "danger"}
@@ -91,7 +91,7 @@ class ArchivedFilter(admin.SimpleListFilter):
 
 
 @admin.register(Feature)
-class FeatureAdmin(SimpleHistoryAdmin, ModelAdmin):
+class FeatureAdmin(GuardedHistoryAdmin, ModelAdmin):
     form = FeatureForm
     list_display = ["key", "name", "meter", "filters", "state"]
     list_filter = [ArchivedFilter, "meter"]
@@ -280,7 +280,7 @@ class StatusFilter(admin.SimpleListFilter):
         return queryset.with_status(self.value()) if self.value() in Status.values else queryset
 
 
-class VersionedAdmin(SimpleHistoryAdmin, ModelAdmin):
+class VersionedAdmin(GuardedHistoryAdmin, ModelAdmin):
     """What plans and add-ons share: list, lifecycle actions, read-only published versions."""
 
     list_filter = [StatusFilter, "currency"]

@@ -1,5 +1,6 @@
 from django.urls import reverse
 
+from apps.billing.dashboard import billing_tile
 from apps.core.admin import heartbeat_status
 from apps.customers import selectors as customer_selectors
 
@@ -21,6 +22,7 @@ def dashboard_callback(request, context):
             ],
             "heartbeat": heartbeat_status(),
             "recent_customers": customer_selectors.recent_customers(limit=8),
+            "billing": billing_tile(request),
         }
     )
     return context

@@ -1,9 +1,12 @@
 from django.contrib import admin
+from django.core.exceptions import ObjectDoesNotExist
 from django.db.models import Count
-from simple_history.admin import SimpleHistoryAdmin
+from django.urls import reverse
+from django.utils.html import format_html_join
 from unfold.admin import ModelAdmin, TabularInline
 from unfold.decorators import display
 
+from apps.core.history import GuardedHistoryAdmin
 from apps.customers import services
 from apps.customers.models import Customer, GatewayConsumer
 
@@ -83,7 +86,7 @@ class HierarchyFilter(admin.SimpleListFilter):
 
 
 @admin.register(Customer)
-class CustomerAdmin(SimpleHistoryAdmin, ModelAdmin):
+class CustomerAdmin(GuardedHistoryAdmin, ModelAdmin):
     list_display = ["name", "key", "currency", "primary_email", "parent", "consumer_count",
                     "state", "created_at"]
     list_filter = [LifecycleFilter, HierarchyFilter, "currency", "bill_to_parent",
@@ -91,7 +94,7 @@ class CustomerAdmin(SimpleHistoryAdmin, ModelAdmin):
     search_fields = ["name", "key", "primary_email", "tax_id", "consumers__key", "id"]
     list_select_related = ["parent"]
     autocomplete_fields = ["parent"]
-    readonly_fields = ["id", "created_at", "updated_at", "deleted_at"]
+    readonly_fields = ["id", "created_at", "updated_at", "deleted_at", "billing_links"]
     inlines = [GatewayConsumerInline, SubsidiaryInline]
     fieldsets = [
         (None, {"fields": ["name", "key", "description", "currency", "time_zone", "id"]}),
@@ -100,12 +103,36 @@ class CustomerAdmin(SimpleHistoryAdmin, ModelAdmin):
                                         "address_state", "address_postal_code",
                                         "address_country"]}),
         ("Hierarchy", {"fields": ["parent", "bill_to_parent"]}),
+        ("Billing and Stripe", {"fields": ["billing_links"]}),
         ("More", {"fields": ["metadata", "created_at", "updated_at", "deleted_at"],
                   "classes": ["collapse"]}),
     ]
 
     def get_queryset(self, request):
         return super().get_queryset(request).annotate(consumer_total=Count("consumers"))
+
+    @display(description="Links")
+    def billing_links(self, obj):
+        """Where this customer's invoices, subscriptions and Stripe record live."""
+        if obj.pk is None:
+            return "—"
+        links = [
+            (f"{reverse('admin:billing_invoice_changelist')}?customer__id__exact={obj.pk}",
+             "Invoices"),
+            (f"{reverse('admin:billing_subscription_changelist')}?customer__id__exact={obj.pk}",
+             "Subscriptions"),
+        ]
+        try:
+            stripe_id = obj.stripe.stripe_id  # linked once pushed (apps.stripe_sync)
+        except ObjectDoesNotExist:
+            stripe_id = ""
+        stripe_page = (reverse("admin:stripe_sync_stripecustomer_change", args=[obj.pk])
+                       if stripe_id or hasattr(obj, "stripe")
+                       else reverse("admin:stripe_sync_stripecustomer_add")
+                       + f"?customer={obj.pk}")
+        links.append((stripe_page, f"Stripe: {stripe_id}" if stripe_id else
+                      "Stripe: not linked (link an existing Stripe customer)"))
+        return format_html_join(" · ", '<a href="{}">{}</a>', links)
 
     @display(description="Consumers", ordering="consumer_total")
     def consumer_count(self, obj):
@@ -137,7 +164,7 @@ class AttributionFilter(admin.SimpleListFilter):
 
 
 @admin.register(GatewayConsumer)
-class GatewayConsumerAdmin(SimpleHistoryAdmin, ModelAdmin):
+class GatewayConsumerAdmin(GuardedHistoryAdmin, ModelAdmin):
     list_display = ["key", "display_name", "customer", "auto_registered", "created_at"]
     list_filter = [AttributionFilter, "auto_registered"]
     search_fields = ["key", "display_name", "customer__name", "customer__key"]
