@@ -7,10 +7,10 @@ from django.db.models import Exists, OuterRef
 from django.shortcuts import get_object_or_404, redirect
 from django.template.response import TemplateResponse
 from django.utils import timezone
-from simple_history.admin import SimpleHistoryAdmin
 from unfold.admin import ModelAdmin
 from unfold.decorators import action, display
 
+from apps.core.history import GuardedHistoryAdmin
 from apps.customers.models import Customer, GatewayConsumer
 from apps.metering import presets, selectors, services
 from apps.metering.domain.aggregation import Aggregation
@@ -58,7 +58,7 @@ class SampleEventForm(forms.Form):
 
 
 @admin.register(Meter)
-class MeterAdmin(SimpleHistoryAdmin, ModelAdmin):
+class MeterAdmin(GuardedHistoryAdmin, ModelAdmin):
     form = MeterForm
     list_display = ["slug", "name", "event_type", "aggregation", "value_property",
                     "dimensions", "created_at"]
