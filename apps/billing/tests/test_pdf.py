@@ -83,3 +83,21 @@ def test_credit_note_names_the_invoice_it_corrects(world, tmp_path):
     assert "Credit for INV-2026-000002: Disputed usage" in text  # each line's description
     assert "Total credited (USD) -$217.50" in text
     assert "Due date" not in text
+
+
+def test_a_demo_invoice(tmp_path):
+    if PDFTOTEXT is None:
+        pytest.skip("pdftotext not found (apt install poppler-utils)")
+    from django.core.management import call_command
+
+    from apps.billing.models import Invoice
+    from apps.billing.presentation import money
+
+    call_command("seed_demo")
+    invoice = Invoice.objects.filter(status="issued", customer__key="massive",
+                                     lines__type="usage_based").distinct().get()
+    text = text_of(pdf.pdf_of(invoice), tmp_path)
+    assert invoice.number in text and "Massive Dynamic Group" in text
+    for line in invoice.lines.all():
+        assert line.name in text
+    assert money(invoice.total, invoice.currency, invoice.profile.locale) in text
