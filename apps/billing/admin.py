@@ -13,7 +13,7 @@ from decimal import Decimal, InvalidOperation
 
 from django import forms
 from django.contrib import admin, messages
-from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.exceptions import ObjectDoesNotExist, PermissionDenied, ValidationError
 from django.db.models import DecimalField, F
 from django.db.models.functions import Cast
 from django.http import HttpResponse
@@ -221,6 +221,7 @@ class InvoiceAdmin(GuardedHistoryAdmin, ModelAdmin):
         ("Dates", {"fields": ["service_period", "issued_at", "due_at", "paid_at",
                               "voided_at", "void_reason", "issue_after",
                               "requires_approval"]}),
+        ("Stripe", {"fields": ["stripe_sync"]}),
         ("Parties", {"fields": ["supplier_text", "buyer_text"], "classes": ["collapse"]}),
         ("Record", {"fields": ["id", "profile", "cycle_at", "pdf_rendered_at", "created_at",
                                "updated_at"], "classes": ["collapse"]}),
@@ -240,6 +241,24 @@ class InvoiceAdmin(GuardedHistoryAdmin, ModelAdmin):
     def has_finance_permission(self, request, obj=None):
         """May act on invoices (approve, void, credit...): the Finance role's right."""
         return request.user.has_perm(FINANCE)
+
+    @display(description="Stripe")
+    def stripe_sync(self, obj):
+        """Sync state, Stripe ids and links, kept by apps.stripe_sync."""
+        try:
+            sync = obj.stripe
+        except ObjectDoesNotExist:
+            return "Not sent to Stripe (sync is off, or the invoice is not issued)."
+        page = reverse("admin:stripe_sync_stripeinvoice_change", args=[obj.pk])
+        parts = [format_html('<a href="{}">{}</a>', page, sync.get_state_display())]
+        if sync.stripe_id:
+            parts.append(format_html("Stripe {} {}", sync.stripe_id, sync.stripe_number))
+        if sync.hosted_invoice_url:
+            parts.append(format_html('<a href="{}" target="_blank" rel="noopener">hosted '
+                                     'invoice page</a>', sync.hosted_invoice_url))
+        if sync.last_error:
+            parts.append(format_html("last error: {}", sync.last_error))
+        return format_html_join(" · ", "{}", ((part,) for part in parts))
 
     # --- list ---
 

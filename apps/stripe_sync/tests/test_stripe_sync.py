@@ -314,3 +314,15 @@ def test_admin_says_when_sync_is_off(admin_client, settings):
     settings.STRIPE_SECRET_KEY = ""
     page = admin_client.get("/admin/stripe_sync/stripewebhookevent/", follow=True)
     assert "Stripe sync is off" in page.content.decode()
+
+
+@pytest.mark.django_db
+def test_invoice_page_shows_the_stripe_ids_and_link(world, stripe_settings, stripe_server,
+                                                    admin_client):
+    [invoice] = issued_invoices(1)
+    services.invoice_push(invoice)
+    sync = StripeInvoice.objects.get(invoice=invoice)
+    html = admin_client.get(f"/admin/billing/invoice/{invoice.pk}/change/").content.decode()
+    assert sync.stripe_id in html and sync.hosted_invoice_url in html
+    customer = admin_client.get(f"/admin/customers/customer/{invoice.customer_id}/change/")
+    assert invoice.customer.stripe.stripe_id in customer.content.decode()
