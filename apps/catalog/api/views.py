@@ -265,8 +265,12 @@ def version_views(api: type[VersionApi], noun: str) -> dict:
     ):
         attrs = {"api": api}
         for method, operation_id in operations.items():
+            body = (api.input_serializer if operation_id.startswith(("create", "update"))
+                    else wire.PublishSerializer if operation_id.startswith(("publish",
+                                                                            "archive"))
+                    else None)
             # A fresh function per resource: extend_schema annotates the function it is given.
-            attrs[method] = extend_schema(operation_id=operation_id, request=OpenApiTypes.OBJECT,
+            attrs[method] = extend_schema(operation_id=operation_id, request=body,
                                           responses=OpenApiTypes.OBJECT)(
                 _calling(getattr(base, method)))
         views[base.__name__] = type(f"{noun}{base.__name__}", (base,), attrs)
