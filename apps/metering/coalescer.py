@@ -9,12 +9,17 @@ committed, so nothing acknowledged can be lost and errors reach the request that
 import queue
 import threading
 from concurrent.futures import Future
+from time import monotonic
 
 from django.db import close_old_connections
 
 from apps.metering.domain.events import CloudEvent
 
 MAX_EVENTS_PER_COMMIT = 2000
+# How often the writer's connection is checked (health check, CONN_MAX_AGE) while writes
+# succeed: a check is a round trip, a fifth of a small transaction's. After a failed write the
+# next one always checks, so a broken connection is replaced at once.
+CONNECTION_CHECK_SECONDS = 1.0
 
 
 class IngestCoalescer:
@@ -23,6 +28,7 @@ class IngestCoalescer:
         self._queue: queue.Queue = queue.Queue()
         self._writer: threading.Thread | None = None
         self._start_lock = threading.Lock()
+        self._next_check = 0.0  # monotonic time; 0 checks before the next write
 
     def store(self, events: list[CloudEvent], *, now) -> None:
         done: Future = Future()
@@ -53,11 +59,14 @@ class IngestCoalescer:
             self._write(waiting)
 
     def _write(self, waiting) -> None:
-        close_old_connections()
+        if monotonic() >= self._next_check:
+            close_old_connections()
+            self._next_check = monotonic() + CONNECTION_CHECK_SECONDS
         try:
             self._store([event for events, _, _ in waiting for event in events],
                         now=waiting[0][1])
         except Exception as exc:  # the requests that waited get the error, not this thread
+            self._next_check = 0.0
             for _, _, done in waiting:
                 done.set_exception(exc)
         else:

@@ -1,14 +1,13 @@
 """Maintaining per-minute rollups: exactly once per stored event, in the event's transaction.
 
-Deltas are merged in Python and written with ``apply``: on PostgreSQL one ``INSERT … ON
-CONFLICT DO UPDATE`` (atomic per row, so concurrent writers never lose an update), on SQLite
-(one writer at a time, no exact decimal type) read-merge-write. Rebuilds use this on both
-databases, and so does ingest on SQLite; ingest on PostgreSQL folds its events in its own
-INSERT statement (``services.STORE_SQL``) with the same ``MERGE_SET_SQL``. The ingest locks
-and the meters cache live here too.
+On PostgreSQL, ingest folds its events into the rollups in its own INSERT statement
+(``services.STORE_SQL``, ``INSERT … ON CONFLICT DO UPDATE`` with ``MERGE_SET_SQL``: atomic per
+row, so concurrent writers never lose an update), and a rebuild aggregates all of a meter's
+events in SQL (``services.REBUILD_ROLLUPS_SQL``). On SQLite (one writer at a time, no exact
+decimal type) deltas are merged in Python and written with ``apply``, read-merge-write. The
+ingest locks and the meters cache live here too.
 """
 
-import json
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
@@ -114,14 +113,13 @@ def lock_for_rebuild(meter_id: str) -> None:
 
 
 def apply(deltas: Deltas) -> None:
-    if not deltas:
-        return
-    if connection.vendor == "postgresql":
-        _apply_postgresql(deltas)
-    else:
+    """Merge deltas into the stored rollups by read-merge-write: for SQLite, which has one
+    writer at a time (PostgreSQL folds in SQL: ``services.STORE_SQL``, rebuilds)."""
+    if deltas:
         _apply_python(deltas)
 
 
+# How PostgreSQL merges an incoming state into a stored rollup row (``services.STORE_SQL``).
 MERGE_SET_SQL = """
   count = r.count + EXCLUDED.count,
   sum = r.sum + EXCLUDED.sum,
@@ -135,52 +133,6 @@ MERGE_SET_SQL = """
       THEN EXCLUDED.latest_seq ELSE r.latest_seq END,
   latest_time = GREATEST(r.latest_time, EXCLUDED.latest_time)
 """
-
-UPSERT_SQL = """
-INSERT INTO metering_meterrollup AS r
-  (meter_id, subject, group_key, group_values, bucket_start, count, sum, min, max,
-   latest_value, latest_time, latest_seq)
-SELECT * FROM unnest(%s::varchar[], %s::varchar[], %s::text[], %s::jsonb[], %s::timestamptz[],
-                     %s::bigint[], %s::numeric[], %s::numeric[], %s::numeric[], %s::numeric[],
-                     %s::timestamptz[], %s::bigint[])
-ON CONFLICT (meter_id, subject, group_key, bucket_start) DO UPDATE SET
-""" + MERGE_SET_SQL
-
-UNIQUE_SQL = """
-INSERT INTO metering_meteruniquevalue (meter_id, subject, group_key, group_values,
-                                       bucket_start, value)
-SELECT * FROM unnest(%s::varchar[], %s::varchar[], %s::text[], %s::jsonb[], %s::timestamptz[],
-                     %s::text[])
-ON CONFLICT DO NOTHING
-"""
-
-
-def _apply_postgresql(deltas: Deltas) -> None:
-    keys = sorted(deltas.states)  # one lock order for every transaction: no deadlocks
-    states = [deltas.states[key] for key in keys]
-    columns = [
-        [key[0] for key in keys],
-        [key[1] for key in keys],
-        [key[2] for key in keys],
-        [json.dumps(deltas.groups[key]) for key in keys],
-        [key[3] for key in keys],
-        [s.count for s in states],
-        [s.sum for s in states],
-        [s.min for s in states],
-        [s.max for s in states],
-        [s.latest_value for s in states],
-        [s.latest_time for s in states],
-        [s.latest_seq for s in states],
-    ]
-    with connection.cursor() as cursor:
-        cursor.execute(UPSERT_SQL, columns)
-        if deltas.uniques:
-            uniques = sorted(deltas.uniques)
-            cursor.execute(UNIQUE_SQL, [
-                [u[0] for u in uniques], [u[1] for u in uniques], [u[2] for u in uniques],
-                [json.dumps(deltas.groups[u[:4]]) for u in uniques], [u[3] for u in uniques],
-                [u[4] for u in uniques],
-            ])
 
 
 def _state_of_row(row: MeterRollup) -> BucketState:

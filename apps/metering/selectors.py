@@ -3,11 +3,13 @@
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
+from itertools import islice
 from zoneinfo import ZoneInfo
 
 from django.db import connection
-from django.db.models import Q
+from django.db.models import Count, Max, Min, Q, Sum
 from django.db.models.expressions import RawSQL
+from django.db.models.fields.json import KeyTextTransform
 
 from apps.core.errors import NotFound
 from apps.core.times import rfc3339
@@ -16,7 +18,14 @@ from apps.metering import rollups
 from apps.metering.compiled import compile_meter
 from apps.metering.domain.aggregation import Aggregation, BucketState, finalize, merge
 from apps.metering.domain.events import CloudEvent
-from apps.metering.domain.windows import BUCKET, WindowSize, bucket_start, window_end, window_start
+from apps.metering.domain.windows import (
+    BUCKET,
+    WindowSize,
+    bucket_start,
+    iter_windows,
+    window_end,
+    window_start,
+)
 from apps.metering.models import Event, Meter, MeterRollup, MeterUniqueValue
 from apps.metering.services import event_as_json
 
@@ -24,8 +33,10 @@ RESERVED_DIMENSIONS = ("subject", "customer_id")
 
 
 def meter_get(id_or_slug: str) -> Meter:
-    meters = Meter.objects.filter(deleted_at__isnull=True)
-    meter = meters.filter(pk=id_or_slug).first() or meters.filter(slug=id_or_slug).first()
+    # One query for both ways of naming a meter; an id wins over another meter's equal slug.
+    found = list(Meter.objects.filter(Q(pk=id_or_slug) | Q(slug=id_or_slug),
+                                      deleted_at__isnull=True)[:2])
+    meter = next((m for m in found if m.pk == id_or_slug), found[0] if found else None)
     if meter is None:
         raise NotFound(f"Meter “{id_or_slug}” not found.")
     return meter
@@ -114,8 +125,13 @@ def query_meter(meter: Meter, query: MeterQuery) -> list[MeterRow]:
         return (window_of(instant), subject if keep_subject else None,
                 tuple(group_values.get(d) for d in dimensions) if dimensions else ())
 
-    folded = _fold_rollups(meter, aggregation, query, subject_filter, key_of,
-                           with_groups=bool(dimensions))
+    folded = None
+    if connection.vendor == "postgresql" and aggregation in SQL_FOLDS:
+        folded = _fold_rollups_in_sql(meter, aggregation, query, subject_filter, keep_subject,
+                                      dimensions, windows)
+    if folded is None:
+        folded = _fold_rollups(meter, aggregation, query, subject_filter, key_of,
+                               with_groups=bool(dimensions))
     for subject, group_values, instant, state in _sliver_states(meter, query, subject_filter):
         key = key_of(subject, group_values, instant)
         previous = folded.get(key)
@@ -228,6 +244,80 @@ def _fold_rollups(meter, aggregation, query, subject_filter, key_of, with_groups
                                         or (values[0], values[1]) > (previous[0], previous[1])):
             folded[key] = values
     return {key: _state_of_columns(aggregation, values) for key, values in folded.items()}
+
+
+# What PostgreSQL folds itself: the states whose merge is a plain SQL aggregate. LATEST (a
+# greatest (time, seq) pair) and UNIQUE_COUNT (sets of values) keep the Python fold.
+SQL_FOLDS = {
+    Aggregation.SUM: [Sum("sum")],
+    Aggregation.COUNT: [Sum("count")],
+    Aggregation.AVG: [Sum("sum"), Sum("count")],
+    Aggregation.MIN: [Min("min")],
+    Aggregation.MAX: [Max("max")],
+}
+# Above this many windows the window bounds cost more to compute than folding in Python.
+SQL_FOLD_MAX_WINDOWS = 1500
+_SHORTEST_WINDOW = {WindowSize.MINUTE: timedelta(minutes=1), WindowSize.HOUR: timedelta(hours=1),
+                    WindowSize.DAY: timedelta(hours=23), WindowSize.MONTH: timedelta(days=28)}
+
+
+def _fold_rollups_in_sql(meter, aggregation, query, subject_filter, keep_subject, dimensions,
+                         windows):
+    """The same fold as `_fold_rollups`, done by PostgreSQL: one row per query key instead of
+    one per stored minute. Each minute's window is found with width_bucket over the window
+    bounds that the domain computes, so windows are exactly the domain's (DST days, odd zones)
+    without SQL time-zone arithmetic. Fills `windows` (start → end); None when there would be
+    too many windows, for the Python fold to do it."""
+    aligned = _aligned_range(query)
+    if aligned is None:
+        return {}
+    rows = _rollups(meter, aggregation, query, subject_filter, *aligned)
+    names = []
+    bounds: list[datetime] = []
+    if query.window_size is not None:
+        start, end = aligned
+        if start is None or end is None:  # an open range: windows over the stored minutes
+            span = rows.aggregate(first=Min("bucket_start"), last=Max("bucket_start"))
+            if span["first"] is None:
+                return {}
+            start, end = start or span["first"], end or span["last"] + BUCKET
+        if (end - start) / _SHORTEST_WINDOW[query.window_size] > SQL_FOLD_MAX_WINDOWS + 2:
+            return None
+        spans = list(islice(iter_windows(start, end, query.window_size, query.time_zone),
+                            SQL_FOLD_MAX_WINDOWS + 1))
+        if len(spans) > SQL_FOLD_MAX_WINDOWS:
+            return None
+        bounds = [s for s, _ in spans] + [spans[-1][1]]
+        # The window's number: i when bounds[i - 1] <= bucket_start < bounds[i].
+        rows = rows.annotate(window=RawSQL(
+            "width_bucket(bucket_start, %s::timestamptz[])", (bounds,)))
+        names.append("window")
+    if keep_subject:
+        names.append("subject")
+    for n, dimension in enumerate(dimensions):
+        rows = rows.annotate(**{f"group_{n}": KeyTextTransform(dimension, "group_values")})
+        names.append(f"group_{n}")
+    folds = {f"fold_{n}": fold for n, fold in enumerate(SQL_FOLDS[aggregation])}
+    if names:
+        grouped = rows.values_list(*names).annotate(**folds).order_by()
+    else:  # one total; none at all when no minute matched, as in the Python fold
+        total = rows.aggregate(**folds, minutes=Count("pk"))
+        grouped = [[total[name] for name in folds]] if total.pop("minutes") else []
+    folded = {}
+    for row in grouped:
+        row = list(row)
+        start = None
+        if bounds:
+            index = row.pop(0)
+            start = bounds[index - 1]
+            windows[start] = bounds[index]
+        subject = row.pop(0) if keep_subject else None
+        values = row[len(dimensions):]
+        if aggregation in (Aggregation.COUNT, Aggregation.AVG):
+            values[-1] = int(values[-1])  # sum(bigint) is numeric in PostgreSQL
+        folded[(start, subject, tuple(row[:len(dimensions)]))] = _state_of_columns(
+            aggregation, values)
+    return folded
 
 
 def _state_of_columns(aggregation, values) -> BucketState:

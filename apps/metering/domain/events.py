@@ -25,6 +25,8 @@ from decimal import Context, Decimal
 from json.encoder import encode_basestring  # the C string encoder behind json.dumps
 from typing import Any
 
+import orjson
+
 # CloudEvents context attributes that OpenMeter requires, in the order errors are reported.
 REQUIRED_ATTRIBUTES = ("specversion", "id", "source", "type", "subject")
 
@@ -225,9 +227,30 @@ def canonical_json(value: Any) -> str:
 
     Equal JSON values give equal text; used for hashing and for grouping by object values.
     """
+    if _is_plain(value):
+        # Without non-integers, orjson's compact sorted output is the same text (same string
+        # escapes, integers in full) and is written in C; what it cannot write (integers
+        # beyond 64 bits, nesting beyond 255) falls through to the writer below.
+        try:
+            return orjson.dumps(value, option=orjson.OPT_SORT_KEYS).decode()
+        except orjson.JSONEncodeError:
+            pass
     parts: list[str] = []
     _write_canonical(value, parts)
     return "".join(parts)
+
+
+def _is_plain(value: Any) -> bool:
+    """Whether `value` holds only objects, arrays, strings, integers, booleans and nulls: no
+    float or Decimal, which `number_text` writes by value (1.50 as 1.5) and orjson would not,
+    and nothing that is not JSON at all."""
+    if isinstance(value, str | int) or value is None:
+        return True
+    if isinstance(value, dict):
+        return all(_is_plain(item) for item in value.values())
+    if isinstance(value, list | tuple):
+        return all(_is_plain(item) for item in value)
+    return False
 
 
 def number_text(value: int | Decimal | float) -> str:

@@ -16,6 +16,7 @@ from apps.metering.domain.events import (
     TIME_FORMAT_REASON,
     CloudEvent,
     EventError,
+    _write_canonical,
     canonical_json,
     event_payload_hash,
     number_text,
@@ -479,6 +480,35 @@ def test_canonical_json_is_json_that_reads_back_exactly(value):
 @given(json_values, json_values)
 def test_canonical_json_identifies_exactly_the_equal_values(a, b):
     assert (canonical_json(a) == canonical_json(b)) == same_json(a, b)
+
+
+plain_json_values = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.text(),
+    lambda inner: st.lists(inner, max_size=4) | st.tuples(inner, inner)
+    | st.dictionaries(st.text(), inner, max_size=4),
+    max_leaves=20,
+)
+
+
+def _written_in_python(value) -> str:
+    parts: list[str] = []
+    _write_canonical(value, parts)
+    return "".join(parts)
+
+
+@given(plain_json_values)
+def test_canonical_json_from_orjson_is_the_same_text(value):
+    # Hashes of stored events depend on this text, whichever writer produced it.
+    assert canonical_json(value) == _written_in_python(value)
+
+
+def test_canonical_json_from_orjson_escapes_every_character_alike():
+    every = "".join(chr(c) for c in range(0x800)) + "\u2028\u2029\ufeff\U0001f600\ud800"
+    deep: list = []
+    for _ in range(300):  # deeper than orjson writes
+        deep = [deep, 1]
+    for value in (every, {every: [every, 2**64 - 1, 2**64, -(2**63)]}, deep):
+        assert canonical_json(value) == _written_in_python(value)
 
 
 storable_text = st.text(

@@ -353,3 +353,16 @@ def test_fast_path_agrees_with_the_jsonpath_library(document_and_steps):
     else:
         with pytest.raises(ExtractionError, match="missing value property"):
             extract_unique(document, path)
+
+
+@given(st.integers(-(10**MAX_INTEGER_DIGITS) - 5, 10**MAX_INTEGER_DIGITS + 5)
+       | st.sampled_from([0, -(10**MAX_INTEGER_DIGITS), 10**MAX_INTEGER_DIGITS,
+                          10**MAX_INTEGER_DIGITS - 1, -(10**MAX_INTEGER_DIGITS) + 1]))
+def test_integers_take_a_short_cut_to_the_same_result(value):
+    # Integers skip the general checks; what they give (or refuse) must not change.
+    as_decimal = Decimal(value)
+    if abs(value) >= 10**MAX_INTEGER_DIGITS:
+        assert number_error(value) == number_error(as_decimal)
+    else:
+        result = number(value)
+        assert result == number(as_decimal) and str(result) == str(number(as_decimal))
