@@ -35,8 +35,9 @@ TERMS = {"soylent": (Decimal(19), False), "tyrell": (Decimal(21), False),
 
 
 def _profiles() -> tuple[BillingProfile, BillingProfile]:
+    has_default = BillingProfile.objects.filter(is_default=True).exists()
     us, _ = BillingProfile.objects.get_or_create(name="Nimbus AI, Inc.", defaults={
-        "is_default": True, "supplier_name": "Nimbus AI, Inc.",
+        "is_default": not has_default, "supplier_name": "Nimbus AI, Inc.",
         "supplier_email": "billing@nimbus-ai.example", "supplier_tax_id": "US 12-3456789",
         "supplier_address_line1": "500 Market Street", "supplier_address_city": "San Francisco",
         "supplier_address_postal_code": "94105", "supplier_address_country": "US",

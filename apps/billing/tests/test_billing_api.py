@@ -178,3 +178,14 @@ def test_demo_billing_leaves_issued_invoices_and_one_awaiting_approval(db):
     counts = (Invoice.objects.count(), SubscriptionCycle.objects.count())
     call_command("seed_demo")
     assert (Invoice.objects.count(), SubscriptionCycle.objects.count()) == counts
+
+
+def test_demo_billing_keeps_an_existing_default_profile(db):
+    from django.core.management import call_command
+
+    from apps.billing import services
+
+    existing = services.default_profile()
+    call_command("seed_demo")
+    assert services.default_profile() == existing
+    assert Invoice.objects.filter(status="issued").exists()
