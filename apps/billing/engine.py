@@ -133,6 +133,14 @@ def pieces(subscription: Subscription, until: datetime) -> list[Piece]:
     return result
 
 
+def running_piece(subscription: Subscription, at: datetime) -> Piece | None:
+    """The piece (billing period within a phase) running at `at`, if any."""
+    for piece in pieces(subscription, at + timedelta(microseconds=1)):
+        if piece.period.start <= at < piece.period.end:
+            return piece
+    return None
+
+
 def cycle_instants(subscription: Subscription, until: datetime) -> list[datetime]:
     """Instants ≤ `until` at which something of the subscription falls due."""
     instants = set()

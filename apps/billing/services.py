@@ -163,18 +163,22 @@ def _draft_for(payer: Customer, currency: str, cycle_at: datetime, as_of: dateti
     return invoice
 
 
+def line_of(draft: engine.LineDraft, subscription: Subscription, **fields) -> InvoiceLine:
+    """An (unsaved) invoice line for what the engine says is owed."""
+    return InvoiceLine(
+        type=draft.type, customer=subscription.customer, subscription=subscription,
+        rate_card_key=draft.key, feature_key=draft.feature_key, name=draft.name,
+        description=draft.description, period_start=draft.period.start,
+        period_end=draft.period.end, quantity=draft.quantity,
+        metered_quantity=draft.metered_quantity, unit_price=draft.unit_price,
+        subtotal=draft.subtotal, discount=draft.discount, adjustment=draft.adjustment,
+        amount=draft.amount, tiers=draft.tiers, **fields)
+
+
 def _add_lines(invoice: Invoice, subscription: Subscription, drafts) -> None:
     position = invoice.lines.count()
     for offset, draft in enumerate(drafts):
-        InvoiceLine.objects.create(
-            invoice=invoice, position=position + offset, type=draft.type,
-            customer=subscription.customer, subscription=subscription,
-            rate_card_key=draft.key, feature_key=draft.feature_key, name=draft.name,
-            description=draft.description, period_start=draft.period.start,
-            period_end=draft.period.end, quantity=draft.quantity,
-            metered_quantity=draft.metered_quantity, unit_price=draft.unit_price,
-            subtotal=draft.subtotal, discount=draft.discount, adjustment=draft.adjustment,
-            amount=draft.amount, tiers=draft.tiers)
+        line_of(draft, subscription, invoice=invoice, position=position + offset).save()
 
 
 def totals_of(invoice: Invoice, lines) -> dict[str, Decimal]:

@@ -20,10 +20,10 @@ NEXT_BILLING_CYCLE = "next_billing_cycle"
 
 def current_period_end(subscription: Subscription, at: datetime) -> datetime:
     """The end of the billing period (piece) running at `at`."""
-    for piece in engine.pieces(subscription, at + timezone.timedelta(seconds=1)):
-        if piece.period.start <= at < piece.period.end:
-            return piece.period.end
-    raise Conflict(f"{subscription} is not running at {at:%Y-%m-%d %H:%M}.")
+    piece = engine.running_piece(subscription, at)
+    if piece is None:
+        raise Conflict(f"{subscription} is not running at {at:%Y-%m-%d %H:%M}.")
+    return piece.period.end
 
 
 def resolve_timing(timing, *, now: datetime, subscription: Subscription | None = None,
@@ -110,18 +110,13 @@ def subscription_change(subscription: Subscription, *, plan: Plan, timing=IMMEDI
     at = resolve_timing(timing, now=now, subscription=subscription)
     if subscription.active_to is not None and subscription.active_to <= at:
         raise Conflict(f"{subscription} ends before the change would happen.")
-    anchor = subscription.billing_anchor or _current_anchor(subscription, at)
+    piece = engine.running_piece(subscription, at)
+    anchor = subscription.billing_anchor or (piece.full.start if piece
+                                             else subscription.active_from)
     subscription_cancel(subscription, timing=at, now=now)
     created = subscription_create(customer=subscription.customer, plan=plan, timing=at,
                                   billing_anchor=anchor, now=now, previous=subscription)
     return Subscription.objects.get(pk=subscription.pk), created
-
-
-def _current_anchor(subscription: Subscription, at: datetime) -> datetime:
-    for piece in engine.pieces(subscription, at + timezone.timedelta(seconds=1)):
-        if piece.period.start <= at < piece.period.end:
-            return piece.full.start
-    return subscription.active_from
 
 
 def subscription_migrate(subscription: Subscription, *, target_version: int | None = None,

@@ -123,15 +123,16 @@ class CustomerAdmin(GuardedHistoryAdmin, ModelAdmin):
              "Subscriptions"),
         ]
         try:
-            stripe_id = obj.stripe.stripe_id  # linked once pushed (apps.stripe_sync)
+            link = obj.stripe  # kept by apps.stripe_sync once pushed or linked
         except ObjectDoesNotExist:
-            stripe_id = ""
-        stripe_page = (reverse("admin:stripe_sync_stripecustomer_change", args=[obj.pk])
-                       if stripe_id or hasattr(obj, "stripe")
-                       else reverse("admin:stripe_sync_stripecustomer_add")
-                       + f"?customer={obj.pk}")
-        links.append((stripe_page, f"Stripe: {stripe_id}" if stripe_id else
-                      "Stripe: not linked (link an existing Stripe customer)"))
+            link = None
+        if link is None:
+            links.append((reverse("admin:stripe_sync_stripecustomer_add")
+                          + f"?customer={obj.pk}",
+                          "Stripe: not linked (link an existing Stripe customer)"))
+        else:
+            links.append((reverse("admin:stripe_sync_stripecustomer_change", args=[obj.pk]),
+                          f"Stripe: {link.stripe_id or 'not pushed yet'}"))
         return format_html_join(" · ", '<a href="{}">{}</a>', links)
 
     @display(description="Consumers", ordering="consumer_total")

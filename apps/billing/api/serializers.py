@@ -111,8 +111,8 @@ def subscription_representation(subscription: Subscription) -> dict:
                                                     "key": bought.addon.key},
                     "quantity": bought.quantity, "activeFrom": rfc3339(bought.active_from),
                     "activeTo": rfc3339(bought.active_to)}
-                   for bought in subscription.addons.select_related("addon")
-                   .order_by("active_from", "pk")],
+                   for bought in sorted(subscription.addons.all(),
+                                        key=lambda b: (b.active_from, b.pk))],
         "createdAt": rfc3339(subscription.created_at),
         "updatedAt": rfc3339(subscription.updated_at),
     }

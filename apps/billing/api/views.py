@@ -7,7 +7,7 @@ from rest_framework.views import APIView
 
 from apps.billing import engine, pdf, services, subscriptions
 from apps.billing.api import serializers as wire
-from apps.billing.models import Invoice, InvoiceLine, Subscription
+from apps.billing.models import Invoice, Subscription
 from apps.catalog.models import Addon, Plan, Status
 from apps.catalog.selectors import version_get
 from apps.core.errors import InvalidInput, NotFound
@@ -75,8 +75,9 @@ class CustomerSubscriptionsView(APIView):
     def get(self, request, id_or_key):
         customer = customer_get(id_or_key)
         wanted = request.query_params.getlist("status")
-        items = [wire.subscription_representation(s) for s in
-                 customer.subscriptions.select_related("plan").order_by("active_from")]
+        items = [wire.subscription_representation(s) for s in customer.subscriptions
+                 .select_related("plan").prefetch_related("addons__addon")
+                 .order_by("active_from")]
         return Response({"items": [s for s in items if not wanted or s["status"] in wanted]})
 
 
@@ -167,23 +168,15 @@ class UpcomingInvoiceView(APIView):
         """What the next cycle's invoice would hold with the usage measured so far."""
         subscription = subscription_get(subscription_id)
         now = timezone.now()
-        instants = [t for t in engine.cycle_instants(subscription, now + _horizon(subscription))
-                    if t > now]
-        if not instants:
+        piece = engine.running_piece(subscription, now)
+        cycle_at = piece.period.end if piece else (
+            subscription.active_from if subscription.active_from > now else None)
+        if cycle_at is None:
             raise InvalidInput("The subscription has no billing cycle ahead.",
                                field="subscriptionId")
-        cycle_at = instants[0]
         payer = engine.billed_customer(subscription.customer)
-        drafts = engine.lines_due(subscription, cycle_at)
-        lines = [InvoiceLine(type=d.type, customer=subscription.customer,
-                             subscription=subscription, rate_card_key=d.key,
-                             feature_key=d.feature_key, name=d.name,
-                             description=d.description, period_start=d.period.start,
-                             period_end=d.period.end, quantity=d.quantity,
-                             metered_quantity=d.metered_quantity, unit_price=d.unit_price,
-                             subtotal=d.subtotal, discount=d.discount,
-                             adjustment=d.adjustment, amount=d.amount, tiers=d.tiers)
-                 for d in drafts]
+        lines = [services.line_of(draft, subscription)
+                 for draft in engine.lines_due(subscription, cycle_at)]
         preview = Invoice(customer=payer, currency=subscription.plan.currency,
                           tax_rate=services.terms_for(payer).tax_rate, cycle_at=cycle_at)
         totals = services.totals_of(preview, lines)
@@ -193,13 +186,6 @@ class UpcomingInvoiceView(APIView):
             "lines": [wire.line_representation(line) for line in lines],
             "totals": {name: wire.money(value) for name, value in totals.items()},
         })
-
-
-def _horizon(subscription):
-    from apps.core.durations import parse_duration
-
-    cadence = parse_duration(subscription.plan.billing_cadence)
-    return timezone.timedelta(days=cadence.months * 31 + 1, seconds=cadence.seconds)
 
 
 # --- invoices ------------------------------------------------------------------------------

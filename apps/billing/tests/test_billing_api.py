@@ -189,3 +189,35 @@ def test_demo_billing_keeps_an_existing_default_profile(db):
     call_command("seed_demo")
     assert services.default_profile() == existing
     assert Invoice.objects.filter(status="issued").exists()
+
+
+def test_subscription_addons_through_the_api(api, world):
+    from apps.billing.tests.conftest import card
+    from apps.catalog import services as catalog
+
+    seats = catalog.addon_create(data=catalog.AddonData(
+        key="seats", name="Seats", instances="multiple", rate_cards=[
+            card("seat", "Seat", type="flat_fee", price_type="flat", price_amount=D(10))]))
+    catalog.version_publish(seats)
+    draft = catalog.plan_create(data=catalog.PlanData(key="team", name="Team", phases=[
+        catalog.PhaseData(key="default", name="Team", rate_cards=[
+            card("base_fee", "Base fee", type="flat_fee", price_type="flat",
+                 price_amount=D(100))])]))
+    catalog.plan_addon_set(plan=draft, addon=seats, from_plan_phase="default", max_quantity=5)
+    catalog.version_publish(draft)
+    world.move_to(at("2026-03-01T00:00:00Z"), tick=False)
+    customer("acme")
+    sid = api.post("/api/v1/subscriptions", {"plan": {"key": "team"}, "customerKey": "acme"},
+                   format="json").json()["id"]
+    url = f"/api/v1/subscriptions/{sid}/addons"
+    bought = api.post(url, {"addon": {"id": "seats"}, "quantity": 2}, format="json")
+    assert bought.status_code == 201
+    [seat] = bought.json()
+    assert (seat["addon"]["key"], seat["quantity"], seat["activeTo"]) == ("seats", 2, None)
+    too_many = api.post(url, {"addon": {"id": "seats"}, "quantity": 6}, format="json")
+    assert too_many.status_code == 400 and problem_field(too_many) == "quantity"
+    world.move_to(at("2026-03-10T00:00:00Z"), tick=False)
+    changed = api.patch(f"{url}/{seat['id']}", {"quantity": 3}, format="json").json()
+    assert [(a["quantity"], a["activeTo"]) for a in changed] == [
+        (2, "2026-03-10T00:00:00Z"), (3, None)]
+    assert api.get(url).json() == changed
