@@ -232,8 +232,10 @@ class InvoiceListView(APIView):
                 invoices = invoices.filter(**{lookup: values[name]})
         field = INVOICE_ORDER[values["orderBy"]]
         invoices = invoices.order_by(f"-{field}" if values["order"] == "DESC" else field, "id")
-        page = page_of(invoices, page=values["page"], page_size=values["pageSize"])
         with_lines = "lines" in (values.get("expand") or [])
+        if with_lines:
+            invoices = invoices.prefetch_related("lines")
+        page = page_of(invoices, page=values["page"], page_size=values["pageSize"])
         page["items"] = [wire.invoice_representation(i, with_lines=with_lines)
                          for i in page["items"]]
         return Response(page)

@@ -221,3 +221,14 @@ def test_subscription_addons_through_the_api(api, world):
     assert [(a["quantity"], a["activeTo"]) for a in changed] == [
         (2, "2026-03-10T00:00:00Z"), (3, None)]
     assert api.get(url).json() == changed
+
+
+def test_listing_invoices_with_lines_takes_a_fixed_number_of_queries(api, acme,
+                                                                    django_assert_max_num_queries):
+    subscribe(api)
+    use("acme", "calls", 10, "2026-03-05T00:00:00Z")
+    run("2026-06-01T00:00:00Z")
+    assert Invoice.objects.count() == 4
+    with django_assert_max_num_queries(4):  # key, invoices (+count), lines
+        body = api.get("/api/v1/billing/invoices", {"expand": "lines"}).json()
+    assert all(item["lines"] for item in body["items"])
