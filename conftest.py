@@ -68,7 +68,7 @@ def _database_url() -> str:
 
 @pytest.fixture(scope="session")
 def api_server(django_db_setup, tmp_path_factory):
-    """A real gunicorn process on the test database, for tests that need HTTP and processes.
+    """The production server (gunicorn, ASGI) on the test database, for tests that need HTTP.
 
     Tests using it must use ``transactional_db`` so that what they write is committed.
     """
@@ -86,13 +86,14 @@ def api_server(django_db_setup, tmp_path_factory):
         "DJANGO_SETTINGS_MODULE": "config.settings.test",
         "DATABASE_URL": _database_url(),
         "METERLINE_VAR_DIR": str(tmp_path_factory.mktemp("server-var")),
+        "DATABASE_POOL": "true",  # as production runs
     }
     env.pop("DJANGO_ALLOW_ASYNC_UNSAFE", None)
     log = tmp_path_factory.mktemp("server-log") / "gunicorn.log"
     with open(log, "wb") as output:
         server = subprocess.Popen(
-            [sys.executable, "-m", "gunicorn", "config.wsgi", "--bind", f"127.0.0.1:{port}",
-             "--workers", "2", "--threads", "4"],
+            [sys.executable, "-m", "gunicorn", "-c", "config/gunicorn.py",
+             "--bind", f"127.0.0.1:{port}", "--workers", "2"],
             cwd=settings.BASE_DIR, env=env, stdout=output, stderr=subprocess.STDOUT,
         )
     url = f"http://127.0.0.1:{port}"

@@ -189,7 +189,6 @@ def main() -> None:
     parser.add_argument("--reuse-history", action="store_true",
                         help="keep the database and its stored history from the last run")
     parser.add_argument("--workers", type=int, default=3, help="gunicorn workers")
-    parser.add_argument("--threads", type=int, default=12, help="threads per worker")
     args = parser.parse_args()
 
     var_dir = ROOT / "var" / "bench"
@@ -203,10 +202,8 @@ def main() -> None:
     port = free_port()
     url = f"http://127.0.0.1:{port}"
     server = subprocess.Popen(
-        [sys.executable, "-m", "gunicorn", "config.wsgi", "--bind", f"127.0.0.1:{port}",
-         "--workers", str(args.workers), "--worker-class", "gthread",
-         "--threads", str(args.threads),
-         "--backlog", "2048"],
+        [sys.executable, "-m", "gunicorn", "-c", "config/gunicorn.py",
+         "--bind", f"127.0.0.1:{port}", "--workers", str(args.workers)],
         cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
         for _ in range(100):

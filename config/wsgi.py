@@ -1,3 +1,5 @@
+"""WSGI entry point (``runserver``, or any WSGI server); production serves config.asgi."""
+
 import os
 
 from django.core.wsgi import get_wsgi_application
@@ -5,15 +7,8 @@ from django.core.wsgi import get_wsgi_application
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings.dev")
 django_application = get_wsgi_application()
 
-from django.urls import get_resolver  # noqa: E402  (needs Django set up)
+from apps.metering.api.fastpath import IntakeFastPath  # noqa: E402  (needs Django set up)
+from config.warmup import warm_up  # noqa: E402
 
-from apps.metering.api.wsgi import IntakeFastPath  # noqa: E402  (needs Django set up)
-from apps.metering.domain.windows import parse_time_zone  # noqa: E402
-
-# Pay while the worker boots, not in its first requests (~65 ms together, which the first
-# requests of every new worker would otherwise wait for): importing every URLconf and view,
-# and listing the tz database's zone names.
-url_patterns = get_resolver().url_patterns
-parse_time_zone("UTC")
-
+warm_up()
 application = IntakeFastPath(django_application)

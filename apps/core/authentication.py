@@ -24,17 +24,22 @@ class Unauthenticated(ApplicationError):
     headers = {"WWW-Authenticate": 'Bearer realm="meterline"'}
 
 
-def authenticate_api_key(request) -> ApiClient:
-    """The API client behind a plain Django request, or Unauthenticated."""
+def bearer_key(request) -> str:
+    """The raw key of ``Authorization: Bearer <key>``, or Unauthenticated."""
     parts = authentication.get_authorization_header(request).split()
     if not parts or parts[0].lower() != b"bearer":
         raise Unauthenticated("Authentication credentials were not provided.")
     if len(parts) != 2:
         raise Unauthenticated("Malformed Authorization header.")
     try:
-        api_key = services.api_key_authenticate(parts[1].decode("ascii"))
+        return parts[1].decode("ascii")
     except UnicodeDecodeError:
-        api_key = None
+        raise Unauthenticated("Invalid or revoked API key.") from None
+
+
+def authenticate_api_key(request) -> ApiClient:
+    """The API client behind a plain Django request, or Unauthenticated."""
+    api_key = services.api_key_authenticate(bearer_key(request))
     if api_key is None:
         raise Unauthenticated("Invalid or revoked API key.")
     return ApiClient(api_key)

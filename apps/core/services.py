@@ -44,6 +44,12 @@ def api_key_revoke(*, api_key: ApiKey) -> ApiKey:
     return api_key
 
 
+def api_key_recently_authenticated(raw_key: str) -> ApiKey | None:
+    """The key if this process authenticated it recently; None means ask the database."""
+    cached = _recent_keys.get(hash_api_key(raw_key))
+    return cached[0] if cached and cached[1] > time.monotonic() else None
+
+
 def api_key_authenticate(raw_key: str) -> ApiKey | None:
     """The active key matching ``raw_key``; records its use at most once per minute."""
     digest = hash_api_key(raw_key)

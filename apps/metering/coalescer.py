@@ -6,12 +6,13 @@ waiting in a single transaction; each request still answers only after its event
 committed, so nothing acknowledged can be lost and errors reach the request that caused them.
 """
 
+import asyncio
 import queue
 import threading
 from concurrent.futures import Future
 from time import monotonic
 
-from django.db import close_old_connections
+from django.db import close_old_connections, connection
 
 from apps.metering.domain.events import CloudEvent
 
@@ -27,36 +28,53 @@ class IngestCoalescer:
         self._store = store
         self._queue: queue.Queue = queue.Queue()
         self._writer: threading.Thread | None = None
-        self._start_lock = threading.Lock()
+        self._lock = threading.Lock()
         self._next_check = 0.0  # monotonic time; 0 checks before the next write
 
     def store(self, events: list[CloudEvent], *, now) -> None:
+        self._submit(events, now).result()
+
+    async def store_async(self, events: list[CloudEvent], *, now) -> None:
+        """The same from an event loop, which goes on serving other requests meanwhile."""
+        await asyncio.wrap_future(self._submit(events, now))
+
+    def stop(self) -> None:
+        """Write what is waiting, release the writer's database connection and end the writer
+        (at server shutdown, and after tests); the next request starts a new one."""
+        with self._lock:
+            writer, waiting = self._writer, self._queue
+            self._writer, self._queue = None, queue.Queue()
+            waiting.put(None)
+        if writer is not None:
+            writer.join()
+
+    def _submit(self, events, now) -> Future:
         done: Future = Future()
-        self._ensure_writer()
-        self._queue.put((events, now, done))
-        done.result()
+        with self._lock:
+            # Started lazily: a gunicorn worker forks after import, and threads do not survive.
+            if self._writer is None or not self._writer.is_alive():
+                self._writer = threading.Thread(target=self._run, args=(self._queue,),
+                                                daemon=True, name="ingest-writer")
+                self._writer.start()
+            self._queue.put((events, now, done))
+        return done
 
-    def _ensure_writer(self) -> None:
-        # Started lazily: a gunicorn worker forks after import, and threads do not survive it.
-        if self._writer is None or not self._writer.is_alive():
-            with self._start_lock:
-                if self._writer is None or not self._writer.is_alive():
-                    self._writer = threading.Thread(target=self._run, daemon=True,
-                                                    name="ingest-writer")
-                    self._writer.start()
-
-    def _run(self) -> None:
-        while True:
-            waiting = [self._queue.get()]
-            size = len(waiting[0][0])
+    def _run(self, waiting_requests: queue.Queue) -> None:
+        stopping = False
+        while not stopping:
+            waiting = [waiting_requests.get()]
+            size = len(waiting[0][0]) if waiting[0] else 0
             while size < MAX_EVENTS_PER_COMMIT:
                 try:
-                    item = self._queue.get_nowait()
+                    item = waiting_requests.get_nowait()
                 except queue.Empty:
                     break
                 waiting.append(item)
-                size += len(item[0])
-            self._write(waiting)
+                size += len(item[0]) if item else 0
+            stopping = None in waiting
+            if waiting := [item for item in waiting if item is not None]:
+                self._write(waiting)
+        connection.close()
 
     def _write(self, waiting) -> None:
         if monotonic() >= self._next_check:

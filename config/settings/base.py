@@ -95,6 +95,16 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
         "transaction_mode": "IMMEDIATE",
         "timeout": 20,
     }
+elif env.bool("DATABASE_POOL", default=True):
+    # One pool per process, shared by its threads. The ASGI server runs each request's sync
+    # code in a thread of its own, where a persistent connection would be a new connection
+    # (and a new backend's catalog look-ups) per request.
+    DATABASES["default"]["CONN_MAX_AGE"] = 0  # "closing" returns the connection to the pool
+    DATABASES["default"]["OPTIONS"] = {"connect_timeout": 5, "pool": {
+        "min_size": env.int("DATABASE_POOL_MIN_SIZE", default=2),
+        "max_size": env.int("DATABASE_POOL_MAX_SIZE", default=20),
+        "timeout": env.float("DATABASE_POOL_TIMEOUT_SECONDS", default=30),
+    }}
 else:
     DATABASES["default"]["CONN_MAX_AGE"] = env.int("DATABASE_CONN_MAX_AGE", default=60)
     DATABASES["default"]["CONN_HEALTH_CHECKS"] = True

@@ -6,6 +6,13 @@ CELERY_TASK_ALWAYS_EAGER = False
 LOGGING = build_logging("WARNING", "console")  # noqa: F405
 ALLOWED_HOSTS = ["*"]
 
+if "pool" in DATABASES["default"]["OPTIONS"] and not env.bool("DATABASE_POOL", default=False):  # noqa: F405
+    # pytest's own process keeps a connection per thread, as pytest-django expects; the
+    # servers that tests start set DATABASE_POOL=true and run pooled, as in production.
+    del DATABASES["default"]["OPTIONS"]["pool"]  # noqa: F405
+    DATABASES["default"]["CONN_MAX_AGE"] = 60  # noqa: F405
+    DATABASES["default"]["CONN_HEALTH_CHECKS"] = True  # noqa: F405
+
 if DATABASES["default"]["ENGINE"].endswith("sqlite3"):  # noqa: F405
     # A file, not memory, so that subprocesses under test (servers, workers) share it.
     DATABASES["default"]["TEST"] = {"NAME": str(VAR_DIR / "test.sqlite3")}  # noqa: F405

@@ -37,8 +37,8 @@ def test_readyz_is_503_when_the_database_is_unreachable(tmp_path):
         "METERLINE_VAR_DIR": str(tmp_path),
     }
     server = subprocess.Popen(
-        [sys.executable, "-m", "gunicorn", "config.wsgi", "--bind", f"127.0.0.1:{port}",
-         "--workers", "1"],
+        [sys.executable, "-m", "gunicorn", "-c", "config/gunicorn.py",
+         "--bind", f"127.0.0.1:{port}", "--workers", "1"],
         cwd=settings.BASE_DIR, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
     )
     try:

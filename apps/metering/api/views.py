@@ -15,7 +15,9 @@ from rest_framework.renderers import BaseRenderer, JSONRenderer
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from apps.core.authentication import authenticate_api_key
+from apps.core import services as services_core
+from apps.core.asyncdb import in_thread
+from apps.core.authentication import authenticate_api_key, bearer_key
 from apps.core.errors import ApplicationError, InvalidInput
 from apps.core.problems import problem_response
 from apps.core.times import rfc3339
@@ -40,6 +42,7 @@ EVENT_CONTENT_TYPES = {
 
 
 COALESCE_UP_TO = 50  # larger batches are a transaction's worth on their own
+INLINE_BODY_BYTES = 64 * 1024  # larger bodies are checked outside the event loop
 coalescer = IngestCoalescer(services.store_events)
 
 INGEST_BODIES = {
@@ -69,15 +72,47 @@ class EventIngestView(APIView):
             authenticate_api_key(request)
             self.ingest(request)
         except ApplicationError as exc:
-            return problem_response(request, exc.status, exc.code, exc.detail, exc.errors,
-                                    headers=exc.headers)
+            return self.problem(request, exc)
         return HttpResponse(status=self.success_status)
+
+    async def dispatch_async(self, request) -> HttpResponse:
+        """The same answer from an event loop (the ASGI intake): only database work leaves it.
+
+        Small requests are checked in the loop and handed to the group commit; large batches
+        are checked and stored in a thread, so that the loop meanwhile serves small ones."""
+        try:
+            if services_core.api_key_recently_authenticated(bearer_key(request)) is None:
+                await in_thread(authenticate_api_key)(request)
+            if len(self._body(request)) > INLINE_BODY_BYTES:
+                await in_thread(self.ingest)(request)
+            else:
+                events, now = self.events_of(request)
+                if len(events) <= COALESCE_UP_TO:
+                    await coalescer.store_async(events, now=now)
+                else:
+                    await in_thread(services.store_events)(events, now=now)
+        except ApplicationError as exc:
+            return self.problem(request, exc)
+        return HttpResponse(status=self.success_status)
+
+    @staticmethod
+    def problem(request, exc: ApplicationError) -> HttpResponse:
+        return problem_response(request, exc.status, exc.code, exc.detail, exc.errors,
+                                headers=exc.headers)
 
     @extend_schema(request=INGEST_BODIES, responses={204: None}, operation_id="ingestEvents")
     def post(self, request):  # documents the endpoint; dispatch() serves it
         raise NotImplementedError
 
     def ingest(self, request) -> None:
+        events, now = self.events_of(request)
+        if len(events) <= COALESCE_UP_TO and not connection.in_atomic_block:
+            coalescer.store(events, now=now)
+        else:
+            services.store_events(events, now=now)
+
+    def events_of(self, request) -> tuple[list, datetime]:
+        """The request's events, all valid, and the receipt time; or the error to answer."""
         kind = self._content_kind(request)
         payload = self._read_json(request)
         if kind == "single" and not isinstance(payload, dict):
@@ -94,11 +129,7 @@ class EventIngestView(APIView):
                 f"{len(objects)} events in one request; the limit is "
                 f"{settings.METERLINE_INGEST_MAX_BATCH}.")
         now = timezone.now()
-        events = services.parse_batch(objects, now=now)
-        if len(events) <= COALESCE_UP_TO and not connection.in_atomic_block:
-            coalescer.store(events, now=now)
-        else:
-            services.store_events(events, now=now)
+        return services.parse_batch(objects, now=now), now
 
     @staticmethod
     def _content_kind(request) -> str:
@@ -107,8 +138,15 @@ class EventIngestView(APIView):
             raise InvalidInput(f"invalid content type: {request.content_type or '(none)'}")
         return EVENT_CONTENT_TYPES[media_type]
 
+    @classmethod
+    def _read_json(cls, request):
+        try:
+            return orjson.loads(cls._body(request))
+        except orjson.JSONDecodeError as exc:
+            raise InvalidInput(f"Body is not valid JSON: {exc}") from exc
+
     @staticmethod
-    def _read_json(request):
+    def _body(request) -> bytes:
         limit = settings.METERLINE_INGEST_MAX_BODY_BYTES
         try:
             declared = int(request.META.get("CONTENT_LENGTH") or 0)
@@ -122,10 +160,7 @@ class EventIngestView(APIView):
             raise PayloadTooLarge(f"Body exceeds the {limit}-byte limit.") from exc
         if len(body) > limit:
             raise PayloadTooLarge(f"Body of {len(body)} bytes exceeds the {limit}-byte limit.")
-        try:
-            return orjson.loads(body)
-        except orjson.JSONDecodeError as exc:
-            raise InvalidInput(f"Body is not valid JSON: {exc}") from exc
+        return body
 
 
 class KongEventIngestView(EventIngestView):
