@@ -61,12 +61,15 @@ def deltas_for(events: Iterable[tuple[CloudEvent, int]], meters: list[CompiledMe
 
 # max(id) too: a meter replaced within the same clock tick (frozen test clocks) still changes it.
 METERS_VERSION_SQL = "SELECT count(*), max(updated_at), max(id) FROM metering_meter"
-# One round trip: the ingest lock, the meters' version, then the locks of the live meters of
-# this batch's event types (a rebuild of one meter holds up only the ingests it concerns).
+# One round trip: the ingest lock, the locks of the live meters of this batch's event types
+# (a rebuild of one meter holds up only the ingests it concerns), then the meters' version,
+# read last with its own snapshot: after any wait for a rebuild, a meter that the rebuild
+# regrouped is seen with its new dimensions.
 INGEST_START_SQL = (
-    f"SELECT pg_advisory_xact_lock_shared({INGEST_LOCK}, 0); {METERS_VERSION_SQL}; "
+    f"SELECT pg_advisory_xact_lock_shared({INGEST_LOCK}, 0); "
     f"SELECT pg_advisory_xact_lock_shared({METER_LOCK}, hashtext(id)) FROM metering_meter "
-    "WHERE deleted_at IS NULL AND event_type = ANY({types}) ORDER BY id"
+    "WHERE deleted_at IS NULL AND event_type = ANY({types}) ORDER BY id; "
+    f"{METERS_VERSION_SQL}"
 )
 
 _meters_cache: dict = {"version": None, "by_type": {}}
@@ -84,6 +87,7 @@ def live_meters_for_ingest(event_types: set[str]) -> dict[str, list[CompiledMete
             # types go in as a literal that psycopg quotes.
             types = sql.Literal(sorted(event_types)).as_string(connection.connection)
             cursor.execute(INGEST_START_SQL.replace("{types}", types + "::varchar[]"))
+            cursor.nextset()
             cursor.nextset()
             version = cursor.fetchone()
         else:
