@@ -17,8 +17,19 @@ def healthz(request):
     return JsonResponse({"status": "ok"})
 
 
+READINESS_DATABASE_TIMEOUT_SECONDS = 3
+
+
 def check_database() -> None:
-    with connections["default"].cursor() as cursor:
+    database = connections["default"]
+    if pool := getattr(database, "pool", None):
+        # A request waits up to DATABASE_POOL_TIMEOUT_SECONDS for a connection; a readiness
+        # probe must say "unavailable" sooner than probes time out.
+        pool.open()
+        with pool.connection(timeout=READINESS_DATABASE_TIMEOUT_SECONDS) as pooled:
+            pooled.execute("SELECT 1")
+        return
+    with database.cursor() as cursor:
         cursor.execute("SELECT 1")
 
 
