@@ -46,16 +46,19 @@ def api_key_revoke(*, api_key: ApiKey) -> ApiKey:
 
 def api_key_recently_authenticated(raw_key: str) -> ApiKey | None:
     """The key if this process authenticated it recently; None means ask the database."""
-    cached = _recent_keys.get(hash_api_key(raw_key))
+    return _recently_authenticated(hash_api_key(raw_key))
+
+
+def _recently_authenticated(digest: str) -> ApiKey | None:
+    cached = _recent_keys.get(digest)
     return cached[0] if cached and cached[1] > time.monotonic() else None
 
 
 def api_key_authenticate(raw_key: str) -> ApiKey | None:
     """The active key matching ``raw_key``; records its use at most once per minute."""
     digest = hash_api_key(raw_key)
-    cached = _recent_keys.get(digest)
-    if cached and cached[1] > time.monotonic():
-        return cached[0]
+    if cached := _recently_authenticated(digest):
+        return cached
     api_key = ApiKey.objects.filter(key_hash=digest, revoked_at__isnull=True).first()
     if api_key is None:
         _recent_keys.pop(digest, None)
