@@ -41,6 +41,7 @@ from apps.billing.models import (
     SubscriptionOverride,
 )
 from apps.billing.presentation import day, money, period, price, quantity
+from apps.core.admin_mixins import ReadOnlyAdminMixin
 from apps.core.errors import ApplicationError
 from apps.core.fields import ExactDecimalField
 from apps.core.history import GuardedHistoryAdmin
@@ -99,7 +100,7 @@ class TotalRangeFilter(RangeNumericListFilter):
         ).filter(**bounds)
 
 
-class InvoiceLineInline(TabularInline):
+class InvoiceLineInline(ReadOnlyAdminMixin, TabularInline):
     model = InvoiceLine
     fields = ["line", "customer", "type", "service_period", "units", "unit_price_text",
               "subtotal_text", "discount_text", "adjustment_text", "amount_text",
@@ -111,15 +112,6 @@ class InvoiceLineInline(TabularInline):
 
     def get_queryset(self, request):
         return super().get_queryset(request).select_related("customer", "invoice")
-
-    def has_add_permission(self, request, obj=None):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
 
     @display(description="Line")
     def line(self, obj):
@@ -717,7 +709,7 @@ class SubscriptionAdmin(GuardedHistoryAdmin, ModelAdmin):
 
 
 @admin.register(SubscriptionCycle)
-class SubscriptionCycleAdmin(ModelAdmin):
+class SubscriptionCycleAdmin(ReadOnlyAdminMixin, ModelAdmin):
     """The billing runs' ledger: one row per (subscription, cycle), billed exactly once."""
 
     list_display = ["subscription", "cycle_at", "invoice_link", "created_at"]
@@ -727,15 +719,6 @@ class SubscriptionCycleAdmin(ModelAdmin):
     date_hierarchy = "cycle_at"
     fields = ["subscription", "cycle_at", "invoice", "created_at"]
     readonly_fields = fields
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
 
     @display(description="Invoice")
     def invoice_link(self, obj):

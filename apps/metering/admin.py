@@ -10,6 +10,7 @@ from django.utils import timezone
 from unfold.admin import ModelAdmin
 from unfold.decorators import action, display
 
+from apps.core.admin_mixins import ReadOnlyAdminMixin
 from apps.core.history import GuardedHistoryAdmin
 from apps.customers.models import Customer, GatewayConsumer
 from apps.metering import presets, selectors, services
@@ -258,7 +259,7 @@ class CustomerOfEventFilter(admin.SimpleListFilter):
 
 
 @admin.register(Event)
-class EventAdmin(ModelAdmin):
+class EventAdmin(ReadOnlyAdminMixin, ModelAdmin):  # the event store is append-only
     list_display = ["time", "type", "subject", "source", "event_id", "ingested_at"]
     list_filter = [EventStatusFilter, "type", CustomerOfEventFilter]
     search_fields = ["=subject", "=event_id", "=source"]
@@ -268,15 +269,6 @@ class EventAdmin(ModelAdmin):
                        "specversion", "datacontenttype", "dataschema", "payload_hash",
                        "ingested_at", "problem"]
     exclude = ["data"]
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False  # the event store is append-only
 
     @display(description="Data")
     def pretty_data(self, obj):

@@ -5,6 +5,7 @@ from django.utils.html import format_html
 from unfold.admin import ModelAdmin
 from unfold.decorators import action, display
 
+from apps.core.admin_mixins import ReadOnlyAdminMixin
 from apps.stripe_sync import client, services
 from apps.stripe_sync.models import StripeCustomer, StripeInvoice, StripeWebhookEvent
 
@@ -113,21 +114,12 @@ class StripeCustomerAdmin(SyncOffNotice, ModelAdmin):
 
 
 @admin.register(StripeWebhookEvent)
-class StripeWebhookEventAdmin(SyncOffNotice, ModelAdmin):
+class StripeWebhookEventAdmin(SyncOffNotice, ReadOnlyAdminMixin, ModelAdmin):
     list_display = ["id", "type", "state_badge", "object_id", "created", "received_at",
                     "result"]
     list_filter = ["state", "type"]
     search_fields = ["id", "object_id", "type"]
     date_hierarchy = "received_at"
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
 
     @display(description="state", label={"processed": "success", "failed": "danger",
                                          "ignored": "info", "received": "warning"})
