@@ -42,6 +42,21 @@ def publish_plan(key, *, currency="USD", cadence="P1M", phases, minimum_spend=No
     return catalog.version_publish(plan, effective_from=None)
 
 
+def team_plan_with_seats():
+    """Published: add-on `seats` ($10 a seat, several instances) and plan `team` ($100 base
+    fee) that sells up to five seats. Returns (plan, add-on)."""
+    seats = catalog.addon_create(data=catalog.AddonData(
+        key="seats", name="Seats", instances="multiple", rate_cards=[
+            card("seat", "Seat", type="flat_fee", price_type="flat", price_amount=D(10))]))
+    catalog.version_publish(seats)
+    draft = catalog.plan_create(data=catalog.PlanData(key="team", name="Team", phases=[
+        catalog.PhaseData(key="default", name="Team", rate_cards=[
+            card("base_fee", "Base fee", type="flat_fee", price_type="flat",
+                 price_amount=D(100))])]))
+    catalog.plan_addon_set(plan=draft, addon=seats, from_plan_phase="default", max_quantity=5)
+    return catalog.version_publish(draft), seats
+
+
 @pytest.fixture
 def world(db, time_machine):
     """Meters `calls` (SUM of $.n) and `tokens` (SUM of $.n), features, and a default

@@ -3,7 +3,7 @@
 import pytest
 
 from apps.billing.models import Invoice, Subscription
-from apps.billing.tests.conftest import D, at, customer, run, use
+from apps.billing.tests.conftest import D, at, customer, run, team_plan_with_seats, use
 from apps.billing.tests.test_scenarios import basic_plan
 
 pytestmark = pytest.mark.django_db
@@ -192,19 +192,7 @@ def test_demo_billing_keeps_an_existing_default_profile(db):
 
 
 def test_subscription_addons_through_the_api(api, world):
-    from apps.billing.tests.conftest import card
-    from apps.catalog import services as catalog
-
-    seats = catalog.addon_create(data=catalog.AddonData(
-        key="seats", name="Seats", instances="multiple", rate_cards=[
-            card("seat", "Seat", type="flat_fee", price_type="flat", price_amount=D(10))]))
-    catalog.version_publish(seats)
-    draft = catalog.plan_create(data=catalog.PlanData(key="team", name="Team", phases=[
-        catalog.PhaseData(key="default", name="Team", rate_cards=[
-            card("base_fee", "Base fee", type="flat_fee", price_type="flat",
-                 price_amount=D(100))])]))
-    catalog.plan_addon_set(plan=draft, addon=seats, from_plan_phase="default", max_quantity=5)
-    catalog.version_publish(draft)
+    team_plan_with_seats()
     world.move_to(at("2026-03-01T00:00:00Z"), tick=False)
     customer("acme")
     sid = api.post("/api/v1/subscriptions", {"plan": {"key": "team"}, "customerKey": "acme"},

@@ -13,6 +13,7 @@ from apps.billing.tests.conftest import (
     customer,
     publish_plan,
     run,
+    team_plan_with_seats,
     totals,
     use,
 )
@@ -248,18 +249,7 @@ def billing_now(customer_, when):
 
 
 def test_addons_bought_mid_period_are_prorated_and_negotiated_prices_apply(world):
-    from apps.catalog import services as catalog
-
-    seats = catalog.addon_create(data=catalog.AddonData(
-        key="seats", name="Seats", instances="multiple", rate_cards=[
-            card("seat", "Seat", type="flat_fee", price_type="flat", price_amount=D(10))]))
-    catalog.version_publish(seats)
-    draft = catalog.plan_create(data=catalog.PlanData(key="team", name="Team", phases=[
-        catalog.PhaseData(key="default", name="Team", rate_cards=[
-            card("base_fee", "Base fee", type="flat_fee", price_type="flat",
-                 price_amount=D(100))])]))
-    catalog.plan_addon_set(plan=draft, addon=seats, from_plan_phase="default", max_quantity=5)
-    plan = catalog.version_publish(draft)
+    plan, seats = team_plan_with_seats()
     acme = customer("acme")
     subscription = subscribe(acme, plan, "2026-03-01T00:00:00Z")
     subscriptions.subscription_override_set(subscription, rate_card_key="base_fee",
