@@ -30,6 +30,16 @@ class CompiledMeter:
             number = extraction.extract_number(data, self.value_path)
         return extraction.extract_group(data, self.group_paths), number, unique
 
+    def counted_values(self, event: CloudEvent):
+        """What ``extract`` gives for an event this meter counts; None for one it does not
+        count, or cannot read (stored, shown with its validation error, counted by no meter)."""
+        if not self.counts(event):
+            return None
+        try:
+            return self.extract(event)
+        except extraction.ExtractionError:
+            return None
+
     def contribution(self, event: CloudEvent, seq: int):
         """(rollup key, group values, state, distinct value) of one event."""
         groups, number, unique = self.extract(event)

@@ -14,7 +14,7 @@ from apps.customers.models import Customer, GatewayConsumer
 from apps.metering import rollups
 from apps.metering.compiled import compile_meter
 from apps.metering.domain.events import CloudEvent, EventError, event_payload_hash, parse_event
-from apps.metering.domain.extraction import ExtractionError, group_key
+from apps.metering.domain.extraction import group_key
 from apps.metering.domain.windows import bucket_start
 from apps.metering.models import Event, EventConflict, Meter, MeterRollup, MeterUniqueValue
 
@@ -185,12 +185,9 @@ def _contributions(batch, meters_by_type) -> list[dict]:
     rows = []
     for n, (event, _) in enumerate(batch, start=1):
         for meter in meters_by_type.get(event.type, ()):
-            if not meter.counts(event):
+            if (values := meter.counted_values(event)) is None:
                 continue
-            try:
-                groups, number, unique = meter.extract(event)
-            except ExtractionError:
-                continue  # stored, shown with its validation error, counted by no meter
+            groups, number, unique = values
             rows.append({"n": n, "meter_id": meter.id, "subject": event.subject,
                          "group_key": group_key(groups), "bucket_start": bucket_start(event.time),
                          "value": None if number is None else str(number), "time": event.time,
@@ -351,12 +348,9 @@ def _copy_contributions(cursor, rows, compiled) -> int:
         for seq, source, event_id, type_, subject, time, data in rows:
             event = CloudEvent(specversion="1.0", id=event_id, source=source, type=type_,
                                subject=subject, time=time, data=data)
-            if not compiled.counts(event):
+            if (values := compiled.counted_values(event)) is None:
                 continue
-            try:
-                groups, number, unique = compiled.extract(event)
-            except ExtractionError:
-                continue  # stored, shown with its validation error, counted by no meter
+            groups, number, unique = values
             copy.write_row((seq, subject, group_key(groups), bucket_start(time), number, time,
                             unique))
     return len(rows)
