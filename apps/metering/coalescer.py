@@ -20,7 +20,7 @@ MAX_EVENTS_PER_COMMIT = 2000
 # While requests keep coming (the last commit carried several), the writer waits this long
 # for more before committing: a small commit costs PostgreSQL ~1 ms of CPU whatever it holds,
 # so fuller commits free the CPU that requests wait for (32 clients, one event per request:
-# ~3,300 → ~4,500 requests/s, p99 ~19 → ~13 ms). A lone request is written at once.
+# 3,000–3,900 → 4,500–4,600 requests/s, p99 15–19 → 13 ms). A lone request is written at once.
 GATHER_SECONDS = 0.001
 # How often the writer's connection is checked (health check, CONN_MAX_AGE) while writes
 # succeed: a check is a round trip, a fifth of a small transaction's. After a failed write the
